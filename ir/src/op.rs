@@ -29,8 +29,8 @@ pub enum Op {
     Add,
     Mul,
     Div,
-    /// `x * factor`.
-    Scale { factor: f32 },
+    /// `x * factor + bias` (ggml's `scale_bias`).
+    Scale { factor: f32, bias: f32 },
     /// `x * sigmoid(x)`.
     Silu,
     Sigmoid,
@@ -216,7 +216,7 @@ impl Op {
             | Op::SwiGlu
             | Op::MoeGateUp
             | Op::MoeDown => vec![],
-            Op::Scale { factor } => vec![("factor", Float(*factor))],
+            Op::Scale { factor, bias } => vec![("factor", Float(*factor)), ("bias", Float(*bias))],
             Op::RmsNorm { eps } | Op::RmsNormMul { eps } => vec![("eps", Float(*eps))],
             Op::Rope { n_rot, freq_base, freq_scale } => vec![
                 ("n_rot", Int(*n_rot)),

@@ -1,0 +1,515 @@
+//! The kernel catalogue: every compute kernel the backend can emit, and the one place where WGSL
+//! variants are made.
+//!
+//! A kernel is a template, `shaders/<family>.wgsl`. Its variants differ only through
+//! [`assemble`], a two-rule text step:
+//! - a prelude of `const` lines (workgroup size `WG`, op selectors such as `OP`) is put first;
+//! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
+//!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
+//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`.
+//!
+//! `enable f16;` heads the text when a snippet needs it. Nothing else in the backend edits shader
+//! text. [`all_variants`] lists the final WGSL of every variant, for the naga tests.
+
+use lingot_ir::DType;
+
+/// Optional device features a variant may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Caps {
+    /// Subgroup operations (`subgroupAdd`) in reductions.
+    pub subgroups: bool,
+    /// The `f16` type (shader-f16) for F16 weights.
+    pub f16: bool,
+}
+
+impl Caps {
+    /// Every combination, for enumerating variants.
+    pub const ALL: [Caps; 4] = [
+        Caps {
+            subgroups: false,
+            f16: false,
+        },
+        Caps {
+            subgroups: true,
+            f16: false,
+        },
+        Caps {
+            subgroups: false,
+            f16: true,
+        },
+        Caps {
+            subgroups: true,
+            f16: true,
+        },
+    ];
+}
+
+/// Elementwise unary ops of `unary.wgsl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unary {
+    Scale,
+    Silu,
+    Sigmoid,
+}
+
+/// Elementwise binary ops of `binary.wgsl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binary {
+    Add,
+    Mul,
+    Div,
+    SwiGlu,
+}
+
+/// One compute kernel (a template and its non-device choices). The `DType` ones read a weight in
+/// that stored dtype; `I32` is not a weight dtype and has no reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    Dequant(DType),
+    GetRows(DType),
+    MatVec(DType),
+    MatMul(DType),
+    MatVecId(DType),
+    MoeGateUp(DType),
+    MoeDown(DType),
+    Unary(Unary),
+    Binary(Binary),
+    AddInto,
+    RmsNorm { mul: bool },
+    SoftMax,
+    Rope,
+    Attention,
+    Copy,
+    Sum,
+    Gather,
+    TopK,
+    Argsort { descending: bool },
+    GroupMask,
+    MoeRouter,
+}
+
+/// Rows of x up to which `mul_mat` uses the mat-vec kernel (`MAX_B` in mat_vec.wgsl).
+pub const MAT_VEC_MAX_B: usize = 8;
+/// Experts `moe_router` handles (`MAX_E` in moe_router.wgsl).
+pub const ROUTER_MAX_E: usize = 1024;
+/// Groups `group_mask` and `moe_router` handle (`MAX_GROUPS` in groups.wgsl).
+pub const MAX_GROUPS: usize = 256;
+/// Head dims `attention` handles (`MAX_D`, and `WG * MAX_DV_PER_LANE` for v, in attention.wgsl).
+pub const ATTENTION_MAX_D: usize = 512;
+/// Tile of `mat_mul.wgsl`: weight rows by rows of x.
+pub const MAT_MUL_TILE: (usize, usize) = (64, 64);
+
+/// The dtypes that have a weight reader.
+pub const WEIGHT_DTYPES: [DType; 13] = [
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::Q8_0,
+    DType::Q4_0,
+    DType::Q4_1,
+    DType::Q5_0,
+    DType::Q5_1,
+    DType::Q2K,
+    DType::Q3K,
+    DType::Q4K,
+    DType::Q5K,
+    DType::Q6K,
+];
+
+const BYTES: &str = include_str!("../../../shaders/bytes.wgsl");
+const REDUCE_SHARED: &str = include_str!("../../../shaders/reduce_shared.wgsl");
+const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgsl");
+const FIRST: &str = include_str!("../../../shaders/first.wgsl");
+const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
+
+/// The weight reader for `dtype`, and whether it needs `enable f16;`.
+fn dtype_reader(dtype: DType, caps: Caps) -> Option<(&'static str, bool)> {
+    let src = match dtype {
+        DType::F32 => include_str!("../../../shaders/dtype/f32.wgsl"),
+        DType::F16 if caps.f16 => {
+            return Some((include_str!("../../../shaders/dtype/f16_native.wgsl"), true))
+        }
+        DType::F16 => include_str!("../../../shaders/dtype/f16.wgsl"),
+        DType::BF16 => include_str!("../../../shaders/dtype/bf16.wgsl"),
+        DType::Q8_0 => include_str!("../../../shaders/dtype/q8_0.wgsl"),
+        DType::Q4_0 => include_str!("../../../shaders/dtype/q4_0.wgsl"),
+        DType::Q4_1 => include_str!("../../../shaders/dtype/q4_1.wgsl"),
+        DType::Q5_0 => include_str!("../../../shaders/dtype/q5_0.wgsl"),
+        DType::Q5_1 => include_str!("../../../shaders/dtype/q5_1.wgsl"),
+        DType::Q2K => include_str!("../../../shaders/dtype/q2_k.wgsl"),
+        DType::Q3K => include_str!("../../../shaders/dtype/q3_k.wgsl"),
+        DType::Q4K => include_str!("../../../shaders/dtype/q4_k.wgsl"),
+        DType::Q5K => include_str!("../../../shaders/dtype/q5_k.wgsl"),
+        DType::Q6K => include_str!("../../../shaders/dtype/q6_k.wgsl"),
+        DType::I32 => return None,
+    };
+    Some((src, false))
+}
+
+/// A prelude constant.
+#[derive(Debug, Clone, Copy)]
+pub enum Const {
+    U32(&'static str, u32),
+    Bool(&'static str, bool),
+}
+
+/// The substitution step: `enable` lines, then the prelude constants, then `template` with each
+/// `//@include <name>` line replaced by the snippet of that name. An include without a snippet is
+/// an error (a template/catalogue mismatch), as is a snippet the template never includes.
+pub fn assemble(
+    template: &str,
+    consts: &[Const],
+    snippets: &[(&str, &str)],
+    enables: &[&str],
+) -> Result<String, String> {
+    let mut out = String::new();
+    for e in enables {
+        out.push_str("enable ");
+        out.push_str(e);
+        out.push_str(";\n");
+    }
+    for c in consts {
+        let line = match c {
+            Const::U32(name, v) => format!("const {name}: u32 = {v}u;\n"),
+            Const::Bool(name, v) => format!("const {name}: bool = {v};\n"),
+        };
+        out.push_str(&line);
+    }
+    let mut used = vec![false; snippets.len()];
+    for line in template.lines() {
+        match line.trim().strip_prefix("//@include ") {
+            Some(name) => {
+                let i = snippets
+                    .iter()
+                    .position(|(n, _)| *n == name.trim())
+                    .ok_or_else(|| format!("no snippet \"{}\" for this template", name.trim()))?;
+                used[i] = true;
+                out.push_str(snippets[i].1);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        return Err(format!(
+            "snippet \"{}\" is not included by the template",
+            snippets[i].0
+        ));
+    }
+    Ok(out)
+}
+
+impl Kernel {
+    /// The template file's stem (`mat_vec`).
+    pub fn family(&self) -> &'static str {
+        match self {
+            Kernel::Dequant(_) => "dequant",
+            Kernel::GetRows(_) => "get_rows",
+            Kernel::MatVec(_) => "mat_vec",
+            Kernel::MatMul(_) => "mat_mul",
+            Kernel::MatVecId(_) => "mat_vec_id",
+            Kernel::MoeGateUp(_) => "moe_gate_up",
+            Kernel::MoeDown(_) => "moe_down",
+            Kernel::Unary(_) => "unary",
+            Kernel::Binary(_) => "binary",
+            Kernel::AddInto => "add_into",
+            Kernel::RmsNorm { .. } => "rms_norm",
+            Kernel::SoftMax => "soft_max",
+            Kernel::Rope => "rope",
+            Kernel::Attention => "attention",
+            Kernel::Copy => "copy",
+            Kernel::Sum => "sum",
+            Kernel::Gather => "gather",
+            Kernel::TopK => "top_k",
+            Kernel::Argsort { .. } => "argsort",
+            Kernel::GroupMask => "group_mask",
+            Kernel::MoeRouter => "moe_router",
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        match self {
+            Kernel::Dequant(_) => include_str!("../../../shaders/dequant.wgsl"),
+            Kernel::GetRows(_) => include_str!("../../../shaders/get_rows.wgsl"),
+            Kernel::MatVec(_) => include_str!("../../../shaders/mat_vec.wgsl"),
+            Kernel::MatMul(_) => include_str!("../../../shaders/mat_mul.wgsl"),
+            Kernel::MatVecId(_) => include_str!("../../../shaders/mat_vec_id.wgsl"),
+            Kernel::MoeGateUp(_) => include_str!("../../../shaders/moe_gate_up.wgsl"),
+            Kernel::MoeDown(_) => include_str!("../../../shaders/moe_down.wgsl"),
+            Kernel::Unary(_) => include_str!("../../../shaders/unary.wgsl"),
+            Kernel::Binary(_) => include_str!("../../../shaders/binary.wgsl"),
+            Kernel::AddInto => include_str!("../../../shaders/add_into.wgsl"),
+            Kernel::RmsNorm { .. } => include_str!("../../../shaders/rms_norm.wgsl"),
+            Kernel::SoftMax => include_str!("../../../shaders/soft_max.wgsl"),
+            Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
+            Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
+            Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
+            Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
+            Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
+            Kernel::TopK => include_str!("../../../shaders/top_k.wgsl"),
+            Kernel::Argsort { .. } => include_str!("../../../shaders/argsort.wgsl"),
+            Kernel::GroupMask => include_str!("../../../shaders/group_mask.wgsl"),
+            Kernel::MoeRouter => include_str!("../../../shaders/moe_router.wgsl"),
+        }
+    }
+
+    /// The weight dtype a kernel reads, if it reads one.
+    pub fn weight_dtype(&self) -> Option<DType> {
+        match self {
+            Kernel::Dequant(d)
+            | Kernel::GetRows(d)
+            | Kernel::MatVec(d)
+            | Kernel::MatMul(d)
+            | Kernel::MatVecId(d)
+            | Kernel::MoeGateUp(d)
+            | Kernel::MoeDown(d) => Some(*d),
+            Kernel::Unary(_)
+            | Kernel::Binary(_)
+            | Kernel::AddInto
+            | Kernel::RmsNorm { .. }
+            | Kernel::SoftMax
+            | Kernel::Rope
+            | Kernel::Attention
+            | Kernel::Copy
+            | Kernel::Sum
+            | Kernel::Gather
+            | Kernel::TopK
+            | Kernel::Argsort { .. }
+            | Kernel::GroupMask
+            | Kernel::MoeRouter => None,
+        }
+    }
+
+    /// Whether the kernel has a reduction that may use subgroups.
+    fn reduces(&self) -> bool {
+        matches!(
+            self,
+            Kernel::MatVec(_)
+                | Kernel::MatVecId(_)
+                | Kernel::MoeGateUp(_)
+                | Kernel::MoeDown(_)
+                | Kernel::RmsNorm { .. }
+                | Kernel::SoftMax
+                | Kernel::Attention
+        )
+    }
+
+    /// Invocations per workgroup.
+    pub fn workgroup_size(&self) -> u32 {
+        match self {
+            Kernel::MatMul(_) => 256,
+            _ => 64,
+        }
+    }
+
+    /// The storage bindings after the uniform parameters at binding 0: (read-only, read-write).
+    pub fn bindings(&self) -> (u32, u32) {
+        match self {
+            Kernel::Dequant(_) => (1, 1),
+            Kernel::GetRows(_) => (2, 1),
+            Kernel::MatVec(_) | Kernel::MatMul(_) => (2, 1),
+            Kernel::MatVecId(_) => (3, 1),
+            Kernel::MoeGateUp(_) => (4, 1),
+            Kernel::MoeDown(_) => (4, 1),
+            Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => {
+                (1, 1)
+            }
+            Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),
+            Kernel::Rope => (3, 1),
+            Kernel::Attention => (3, 1),
+            Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
+            Kernel::MoeRouter => (2, 2),
+        }
+    }
+
+    /// The prelude constants of this kernel.
+    fn consts(&self) -> Vec<Const> {
+        let mut c = vec![Const::U32("WG", self.workgroup_size())];
+        match self {
+            Kernel::Unary(op) => c.push(Const::U32("OP", *op as u32)),
+            Kernel::Binary(op) => c.push(Const::U32("OP", *op as u32)),
+            Kernel::RmsNorm { mul } => c.push(Const::Bool("MUL", *mul)),
+            Kernel::Argsort { descending } => c.push(Const::Bool("DESCENDING", *descending)),
+            Kernel::Dequant(_)
+            | Kernel::GetRows(_)
+            | Kernel::MatVec(_)
+            | Kernel::MatMul(_)
+            | Kernel::MatVecId(_)
+            | Kernel::MoeGateUp(_)
+            | Kernel::MoeDown(_)
+            | Kernel::AddInto
+            | Kernel::SoftMax
+            | Kernel::Rope
+            | Kernel::Attention
+            | Kernel::Copy
+            | Kernel::Sum
+            | Kernel::Gather
+            | Kernel::TopK
+            | Kernel::GroupMask
+            | Kernel::MoeRouter => {}
+        }
+        c
+    }
+
+    /// The caps that change this kernel's text (others are ignored, so variants are not repeated).
+    pub fn effective_caps(&self, caps: Caps) -> Caps {
+        Caps {
+            subgroups: caps.subgroups && self.reduces(),
+            f16: caps.f16 && self.weight_dtype() == Some(DType::F16),
+        }
+    }
+
+    /// The final WGSL of this kernel on a device with `caps`.
+    pub fn wgsl(&self, caps: Caps) -> Result<String, String> {
+        let caps = self.effective_caps(caps);
+        let mut snippets: Vec<(&str, &str)> = vec![];
+        let mut enables: Vec<&str> = vec![];
+        if let Some(dtype) = self.weight_dtype() {
+            let (reader, f16) =
+                dtype_reader(dtype, caps).ok_or_else(|| format!("no {dtype} weight reader"))?;
+            snippets.push(("bytes", BYTES));
+            snippets.push(("dtype", reader));
+            if f16 {
+                enables.push("f16");
+            }
+        }
+        if self.reduces() {
+            snippets.push((
+                "reduce",
+                if caps.subgroups {
+                    REDUCE_SUBGROUP
+                } else {
+                    REDUCE_SHARED
+                },
+            ));
+        }
+        if matches!(self, Kernel::TopK | Kernel::MoeRouter) {
+            snippets.push(("first", FIRST));
+        }
+        if matches!(self, Kernel::GroupMask | Kernel::MoeRouter) {
+            snippets.push(("groups", GROUPS));
+        }
+        assemble(self.template(), &self.consts(), &snippets, &enables)
+    }
+
+    /// A readable name of the variant (`mat_vec.q4_k+subgroups`).
+    pub fn label(&self, caps: Caps) -> String {
+        let caps = self.effective_caps(caps);
+        let mut s = self.family().to_string();
+        match self {
+            Kernel::Unary(op) => s.push_str(&format!(".{op:?}").to_lowercase()),
+            Kernel::Binary(op) => s.push_str(&format!(".{op:?}").to_lowercase()),
+            Kernel::RmsNorm { mul: true } => s.push_str(".mul"),
+            Kernel::Argsort { descending: true } => s.push_str(".desc"),
+            _ => {}
+        }
+        if let Some(d) = self.weight_dtype() {
+            s.push('.');
+            s.push_str(d.name());
+        }
+        if caps.subgroups {
+            s.push_str("+subgroups");
+        }
+        if caps.f16 {
+            s.push_str("+f16");
+        }
+        s
+    }
+
+    /// Every kernel (not yet specialised to caps).
+    pub fn all() -> Vec<Kernel> {
+        let mut v = vec![];
+        for d in WEIGHT_DTYPES {
+            v.extend([
+                Kernel::Dequant(d),
+                Kernel::GetRows(d),
+                Kernel::MatVec(d),
+                Kernel::MatMul(d),
+                Kernel::MatVecId(d),
+                Kernel::MoeGateUp(d),
+                Kernel::MoeDown(d),
+            ]);
+        }
+        for op in [Unary::Scale, Unary::Silu, Unary::Sigmoid] {
+            v.push(Kernel::Unary(op));
+        }
+        for op in [Binary::Add, Binary::Mul, Binary::Div, Binary::SwiGlu] {
+            v.push(Kernel::Binary(op));
+        }
+        v.extend([
+            Kernel::AddInto,
+            Kernel::RmsNorm { mul: false },
+            Kernel::RmsNorm { mul: true },
+            Kernel::SoftMax,
+            Kernel::Rope,
+            Kernel::Attention,
+            Kernel::Copy,
+            Kernel::Sum,
+            Kernel::Gather,
+            Kernel::TopK,
+            Kernel::Argsort { descending: false },
+            Kernel::Argsort { descending: true },
+            Kernel::GroupMask,
+            Kernel::MoeRouter,
+        ]);
+        v
+    }
+}
+
+/// One shader variant the backend can emit.
+#[derive(Debug, Clone)]
+pub struct ShaderVariant {
+    pub label: String,
+    pub kernel: Kernel,
+    pub caps: Caps,
+    pub wgsl: String,
+}
+
+/// The final WGSL of every variant the backend can emit, on any device (each distinct text once).
+pub fn all_variants() -> Result<Vec<ShaderVariant>, String> {
+    let mut out: Vec<ShaderVariant> = vec![];
+    for kernel in Kernel::all() {
+        for caps in Caps::ALL {
+            let caps = kernel.effective_caps(caps);
+            if out.iter().any(|v| v.kernel == kernel && v.caps == caps) {
+                continue;
+            }
+            let wgsl = kernel
+                .wgsl(caps)
+                .map_err(|e| format!("{}: {e}", kernel.label(caps)))?;
+            out.push(ShaderVariant {
+                label: kernel.label(caps),
+                kernel,
+                caps,
+                wgsl,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assemble_splices_and_checks() {
+        let t = "a\n//@include x\nb";
+        let s = assemble(t, &[Const::U32("WG", 64)], &[("x", "X")], &["f16"]).unwrap();
+        assert_eq!(s, "enable f16;\nconst WG: u32 = 64u;\na\nX\nb\n");
+        assert!(assemble(t, &[], &[], &[]).is_err());
+        assert!(assemble("a", &[], &[("x", "X")], &[]).is_err());
+    }
+
+    #[test]
+    fn every_weight_dtype_has_a_reader() {
+        for d in DType::ALL {
+            assert_eq!(
+                dtype_reader(d, Caps::default()).is_some(),
+                d != DType::I32,
+                "{d}"
+            );
+        }
+        assert_eq!(WEIGHT_DTYPES.len(), DType::ALL.len() - 1);
+    }
+}

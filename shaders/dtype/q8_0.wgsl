@@ -1,0 +1,13 @@
+// Weight reader for Q8_0: 34-byte blocks of 32, `d: f16, qs: [i8; 32]`, x = qs * d. See f32.wgsl.
+const QK: u32 = 32u;
+const QB: u32 = 34u;
+
+fn dq4(rb: u32, i: u32) -> vec4<f32> {
+    let bb = rb + (i / 32u) * 34u;
+    let q = i8x4(u32_at(bb + 2u + i % 32u));
+    return vec4<f32>(q) * f16_at(bb);
+}
+
+fn dq1(rb: u32, i: u32) -> f32 {
+    return lane4(dq4(rb, i & ~3u), i & 3u);
+}

@@ -1,0 +1,86 @@
+// moe_gate_up: out[pair, r] = silu(gate_e[r] · x[token]) * (up_e[r] · x[token]), e = ids[pair],
+// pair = token * slots + slot. Two weights in one pass over x: `ld` reads the one `which` names.
+// Chunks of experts as in mat_vec_id (gate and up are split identically).
+//@include bytes
+//@include dtype
+//@include reduce
+
+struct Params {
+    k: u32,
+    rows: u32,
+    pairs: u32,
+    slots: u32,
+    row_bytes: u32,
+    expert_bytes: u32,
+    e_lo: u32,
+    e_hi: u32,
+    experts: u32,
+    first: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> wg_gate: array<u32>;
+@group(0) @binding(2) var<storage, read> wg_up: array<u32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> ids: array<i32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<workgroup> expert: i32;
+var<private> which: u32;
+
+fn ld(i: u32) -> u32 {
+    if (which == 0u) {
+        return wg_gate[i];
+    }
+    return wg_up[i];
+}
+
+fn exact(v: vec4<f32>) -> vec4<f32> {
+    return v;
+}
+
+@compute @workgroup_size(WG)
+fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let wid = wg.x + wg.y * nwg.x;
+    if (wid >= p.pairs * p.rows) {
+        return;
+    }
+    let pair = wid / p.rows;
+    let row = wid % p.rows;
+    if (lane.index == 0u) {
+        expert = ids[pair];
+    }
+    let e = workgroupUniformLoad(&expert);
+    if (e < 0 || u32(e) >= p.experts) {
+        if (p.first == 1u && lane.index == 0u) {
+            out[pair * p.rows + row] = 0.0;
+        }
+        return;
+    }
+    if (u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+        return;
+    }
+    let rb = (u32(e) - p.e_lo) * p.expert_bytes + row * p.row_bytes;
+    let xo = (pair / p.slots) * p.k;
+    var g = 0.0;
+    var u = 0.0;
+    let k4 = p.k & ~3u;
+    for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
+        let xv = vec4<f32>(x[xo + i], x[xo + i + 1u], x[xo + i + 2u], x[xo + i + 3u]);
+        which = 0u;
+        g = g + dot(dq4(rb, i), xv);
+        which = 1u;
+        u = u + dot(dq4(rb, i), xv);
+    }
+    for (var i = k4 + lane.index; i < p.k; i = i + WG) {
+        which = 0u;
+        g = g + dq1(rb, i) * x[xo + i];
+        which = 1u;
+        u = u + dq1(rb, i) * x[xo + i];
+    }
+    let gs = wg_sum(g, lane);
+    let us = wg_sum(u, lane);
+    if (lane.index == 0u) {
+        out[pair * p.rows + row] = gs / (1.0 + exp(-gs)) * us;
+    }
+}

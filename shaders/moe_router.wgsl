@@ -1,0 +1,80 @@
+// moe_router: per token, s = sigmoid(logits); experts are chosen on s + bias, restricted to the
+// `keep` best groups (as group_mask), top k of those (as top_k); the weights are the unbiased s of
+// the chosen, divided by their sum (+1e-20) when `norm`, times `scale`. One workgroup per token;
+// E <= MAX_E.
+//@include first
+//@include groups
+
+const MAX_E: u32 = 1024u;
+
+struct Params {
+    rows: u32,
+    e: u32,
+    groups: u32,
+    keep: u32,
+    k: u32,
+    norm: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ids: array<i32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
+
+var<workgroup> prob: array<f32, MAX_E>;
+var<workgroup> biased: array<f32, MAX_E>;
+
+fn score_at(i: u32, row: u32) -> f32 {
+    return biased[i];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wg.x + wg.y * nwg.x;
+    if (row >= p.rows) {
+        return;
+    }
+    for (var i = li; i < p.e; i = i + WG) {
+        let s = 1.0 / (1.0 + exp(-logits[row * p.e + i]));
+        prob[i] = s;
+        biased[i] = s + bias[i];
+    }
+    workgroupBarrier();
+    select_groups(row, p.e, p.groups, p.keep, li);
+    let gs = p.e / p.groups;
+    for (var i = li; i < p.e; i = i + WG) {
+        if (group_kept[i / gs] == 0u) {
+            biased[i] = bitcast<f32>(0xFF800000u);
+        }
+    }
+    workgroupBarrier();
+    var pv = 0.0;
+    var pi = NONE;
+    for (var r = 0u; r < p.k; r = r + 1u) {
+        var best = vec2<u32>(0u, NONE);
+        for (var i = li; i < p.e; i = i + WG) {
+            best = offer(best, biased[i], i, pv, pi);
+        }
+        let f = wg_first(bitcast<f32>(best.x), best.y, li);
+        pv = bitcast<f32>(f.x);
+        pi = f.y;
+        if (li == 0u) {
+            ids[row * p.k + r] = bitcast<i32>(pi);
+        }
+    }
+    if (li == 0u) {
+        var sum = 0.0;
+        for (var r = 0u; r < p.k; r = r + 1u) {
+            sum = sum + prob[ids[row * p.k + r]];
+        }
+        for (var r = 0u; r < p.k; r = r + 1u) {
+            var wt = prob[ids[row * p.k + r]];
+            if (p.norm == 1u) {
+                wt = wt / (sum + 1e-20);
+            }
+            weights[row * p.k + r] = wt * p.scale;
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Bailing-MoE2 (Ling / Ring 2.0): hyperparameters from the `bailingmoe2.*` GGUF keys, checked
+//! against the tensor shapes, and the unfused graph of the forward pass as the authors' PyTorch
+//! code (`modeling_bailing_moe_v2.py`) defines it.
+//!
+//! Nothing here assumes what the released models happen to share: every size comes from a key
+//! or a tensor shape. MTP / nextn blocks appended after `block_count` are not built.
+
+use lingot_ir::{DType, Graph, IrError, Op, Shape, Sym, TensorType, Value};
+
+use crate::gguf::{GgufFile, MetaValue};
+
+const ARCH: &str = "bailingmoe2";
+
+/// What went wrong reading a model: names the key or tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{file}: general.architecture is \"{found}\", lingot runs \"bailingmoe2\"")]
+    Architecture { file: String, found: String },
+    #[error("{file}: key {key} is missing")]
+    MissingKey { file: String, key: String },
+    #[error("{file}: key {key} is {found}, expected {expected}")]
+    BadKey { file: String, key: String, found: String, expected: String },
+    #[error("{file}: tensor {name} is missing")]
+    MissingTensor { file: String, name: String },
+    #[error("{file}: tensor {name} has shape {found:?} (outermost first), expected {expected:?}")]
+    TensorShape { file: String, name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("{file}: {msg}")]
+    Inconsistent { file: String, msg: String },
+    #[error("building the graph: {0}")]
+    Graph(#[from] IrError),
+}
+
+/// The model's hyperparameters, each from the GGUF key of the same name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HParams {
+    pub block_count: usize,
+    pub context_length: usize,
+    pub embedding_length: usize,
+    pub feed_forward_length: usize,
+    pub head_count: usize,
+    pub head_count_kv: usize,
+    pub key_length: usize,
+    pub value_length: usize,
+    pub rms_eps: f32,
+    pub rope_freq_base: f32,
+    pub rope_dimension_count: usize,
+    /// 1 / the linear RoPE scaling factor (1 when `rope.scaling.type` is none).
+    pub rope_freq_scale: f32,
+    pub leading_dense_block_count: usize,
+    pub vocab_size: usize,
+    pub expert_count: usize,
+    pub expert_used_count: usize,
+    pub expert_shared_count: usize,
+    pub expert_feed_forward_length: usize,
+    /// Width of the shared-expert FFN, from the `ffn_*_shexp` tensors (the converter writes the
+    /// total over shared experts into `expert_shared_feed_forward_length`).
+    pub shared_feed_forward_length: usize,
+    pub expert_group_count: usize,
+    pub expert_group_used_count: usize,
+    pub expert_weights_scale: f32,
+    pub expert_weights_norm: bool,
+}
+
+struct Keys<'a> {
+    f: &'a GgufFile,
+}
+
+impl Keys<'_> {
+    fn file(&self) -> String {
+        self.f.path().display().to_string()
+    }
+
+    fn raw(&self, key: &str) -> Result<&MetaValue, ModelError> {
+        let full = format!("{ARCH}.{key}");
+        self.f.get(&full).ok_or(ModelError::MissingKey { file: self.file(), key: full })
+    }
+
+    fn bad(&self, key: &str, v: &MetaValue, expected: &str) -> ModelError {
+        ModelError::BadKey { file: self.file(), key: format!("{ARCH}.{key}"), found: format!("{v:?}"), expected: expected.into() }
+    }
+
+    fn usize(&self, key: &str) -> Result<usize, ModelError> {
+        let v = self.raw(key)?;
+        v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| self.bad(key, v, "a non-negative integer"))
+    }
+
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize, ModelError> {
+        match self.f.get(&format!("{ARCH}.{key}")) {
+            None => Ok(default),
+            Some(_) => self.usize(key),
+        }
+    }
+
+    fn f32(&self, key: &str) -> Result<f32, ModelError> {
+        let v = self.raw(key)?;
+        v.as_f32().ok_or_else(|| self.bad(key, v, "a float"))
+    }
+
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool, ModelError> {
+        match self.f.get(&format!("{ARCH}.{key}")) {
+            None => Ok(default),
+            Some(v) => v.as_bool().ok_or_else(|| self.bad(key, v, "a bool")),
+        }
+    }
+}
+
+impl HParams {
+    pub fn from_gguf(f: &GgufFile) -> Result<HParams, ModelError> {
+        let file = f.path().display().to_string();
+        let arch = f.get("general.architecture").and_then(MetaValue::as_str).unwrap_or("(none)");
+        if arch != ARCH {
+            return Err(ModelError::Architecture { file, found: arch.into() });
+        }
+        let k = Keys { f };
+        let head_count = k.usize("attention.head_count")?;
+        let embedding_length = k.usize("embedding_length")?;
+        let key_length = k.usize_or("attention.key_length", embedding_length / head_count.max(1))?;
+        let rope_freq_scale = match f.get(&format!("{ARCH}.rope.scaling.type")).and_then(MetaValue::as_str) {
+            None | Some("none") => 1.0,
+            Some("linear") => 1.0 / k.f32("rope.scaling.factor")?,
+            Some(other) => {
+                let v = MetaValue::Str(other.into());
+                return Err(k.bad("rope.scaling.type", &v, "none or linear (YaRN is not supported yet)"));
+            }
+        };
+        let gating = k.usize_or("expert_gating_func", 2)?;
+        if gating != 2 {
+            return Err(k.bad("expert_gating_func", &MetaValue::U64(gating as u64), "2 (sigmoid)"));
+        }
+        let shexp = f.tensor(&format!("blk.{}.ffn_up_shexp.weight", k.usize_or("leading_dense_block_count", 0)?));
+        let hp = HParams {
+            block_count: k.usize("block_count")?,
+            context_length: k.usize("context_length")?,
+            embedding_length,
+            feed_forward_length: k.usize("feed_forward_length")?,
+            head_count,
+            head_count_kv: k.usize("attention.head_count_kv")?,
+            key_length,
+            value_length: k.usize_or("attention.value_length", key_length)?,
+            rms_eps: k.f32("attention.layer_norm_rms_epsilon")?,
+            rope_freq_base: k.f32("rope.freq_base")?,
+            rope_dimension_count: k.usize_or("rope.dimension_count", key_length)?,
+            rope_freq_scale,
+            leading_dense_block_count: k.usize_or("leading_dense_block_count", 0)?,
+            vocab_size: f.tensor("token_embd.weight").map(|t| t.shape[0]).unwrap_or(0),
+            expert_count: k.usize("expert_count")?,
+            expert_used_count: k.usize("expert_used_count")?,
+            expert_shared_count: k.usize_or("expert_shared_count", 0)?,
+            expert_feed_forward_length: k.usize("expert_feed_forward_length")?,
+            shared_feed_forward_length: shexp.map(|t| t.shape[0]).unwrap_or(0),
+            expert_group_count: k.usize_or("expert_group_count", 1)?,
+            expert_group_used_count: k.usize_or("expert_group_used_count", 1)?,
+            expert_weights_scale: k.f32("expert_weights_scale")?,
+            expert_weights_norm: k.bool_or("expert_weights_norm", false)?,
+        };
+        hp.check(f)?;
+        Ok(hp)
+    }
+
+    /// Checks the keys against each other and against every tensor the graph will read.
+    fn check(&self, f: &GgufFile) -> Result<(), ModelError> {
+        let file = f.path().display().to_string();
+        let bad = |msg: String| Err(ModelError::Inconsistent { file: file.clone(), msg });
+        if self.head_count == 0 || self.head_count_kv == 0 || self.head_count % self.head_count_kv != 0 {
+            return bad(format!("head_count {} is not a multiple of head_count_kv {}", self.head_count, self.head_count_kv));
+        }
+        if self.rope_dimension_count % 2 != 0 || self.rope_dimension_count > self.key_length {
+            return bad(format!("rope.dimension_count {} must be even and at most key_length {}", self.rope_dimension_count, self.key_length));
+        }
+        let (e, g, keep, k) = (self.expert_count, self.expert_group_count, self.expert_group_used_count, self.expert_used_count);
+        if self.leading_dense_block_count < self.block_count {
+            if g == 0 || e % g != 0 || keep == 0 || keep > g || (g > 1 && e / g < 2) {
+                return bad(format!("{e} experts cannot form {g} groups of at least two with {keep} kept"));
+            }
+            if k == 0 || k > e / g * keep {
+                return bad(format!("expert_used_count {k} must be in 1..={} ({keep} of {g} groups of {e} experts)", e / g * keep));
+            }
+        }
+        for (name, shape) in self.tensor_shapes() {
+            let t = f.tensor(&name).ok_or_else(|| ModelError::MissingTensor { file: file.clone(), name: name.clone() })?;
+            if t.shape != shape {
+                return Err(ModelError::TensorShape { file: file.clone(), name, found: t.shape.clone(), expected: shape });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_moe_layer(&self, il: usize) -> bool {
+        il >= self.leading_dense_block_count
+    }
+
+    /// Every tensor the forward pass reads, with its shape (outermost first).
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let (h, v) = (self.embedding_length, self.vocab_size);
+        let (nh, nkv, hd, hdv) = (self.head_count, self.head_count_kv, self.key_length, self.value_length);
+        let mut out = vec![
+            ("token_embd.weight".to_string(), vec![v, h]),
+            ("output_norm.weight".to_string(), vec![h]),
+            ("output.weight".to_string(), vec![v, h]),
+        ];
+        for il in 0..self.block_count {
+            let mut t = |n: &str, s: Vec<usize>| out.push((format!("blk.{il}.{n}.weight"), s));
+            t("attn_norm", vec![h]);
+            t("attn_qkv", vec![nh * hd + nkv * hd + nkv * hdv, h]);
+            t("attn_q_norm", vec![hd]);
+            t("attn_k_norm", vec![hd]);
+            t("attn_output", vec![h, nh * hdv]);
+            t("ffn_norm", vec![h]);
+            if !self.is_moe_layer(il) {
+                let i = self.feed_forward_length;
+                t("ffn_gate", vec![i, h]);
+                t("ffn_up", vec![i, h]);
+                t("ffn_down", vec![h, i]);
+                continue;
+            }
+            let (e, ie, is) = (self.expert_count, self.expert_feed_forward_length, self.shared_feed_forward_length);
+            t("ffn_gate_inp", vec![e, h]);
+            t("ffn_gate_exps", vec![e, ie, h]);
+            t("ffn_up_exps", vec![e, ie, h]);
+            t("ffn_down_exps", vec![e, h, ie]);
+            if self.expert_shared_count > 0 {
+                t("ffn_gate_shexp", vec![is, h]);
+                t("ffn_up_shexp", vec![is, h]);
+                t("ffn_down_shexp", vec![h, is]);
+            }
+            out.push((format!("blk.{il}.exp_probs_b.bias"), vec![e]));
+        }
+        out
+    }
+}
+
+/// What the graph returns besides the logits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GraphOptions {
+    /// Also output each MoE layer's chosen experts (`ffn_moe_topk.N`, `i32[t, k]`).
+    pub routing: bool,
+}
+
+/// Builds the forward pass. Inputs: `tokens` and `positions` (`i32[t]`); outputs: `logits`
+/// (`f32[t, vocab]`), then with `opts.routing` one `ffn_moe_topk.N` per MoE layer.
+pub fn build_graph(hp: &HParams, f: &GgufFile, opts: GraphOptions) -> Result<Graph, ModelError> {
+    let mut b = Builder { g: Graph::new(), f, hp };
+    let tokens = b.g.input("tokens", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
+    let positions = b.g.input("positions", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
+    let embd = b.weight("token_embd.weight")?;
+    let mut h = b.g.push_named(Op::GetRows, &[embd, tokens], "inp_embd")?; // [t, H]
+    let mut routes = vec![];
+    for il in 0..hp.block_count {
+        let x = b.norm(h, &format!("blk.{il}.attn_norm.weight"), &format!("attn_norm.{il}"))?;
+        let a = b.attention(x, positions, il)?; // [t, H]
+        let ffn_inp = b.g.push_named(Op::Add, &[h, a], format!("ffn_inp.{il}"))?;
+        let y = b.norm(ffn_inp, &format!("blk.{il}.ffn_norm.weight"), &format!("ffn_norm.{il}"))?;
+        let ffn = if hp.is_moe_layer(il) {
+            let (out, topk) = b.moe(y, il)?;
+            routes.push((topk, format!("ffn_moe_topk.{il}")));
+            out
+        } else {
+            b.swiglu(y, &format!("blk.{il}.ffn_{{}}.weight"), &format!("ffn_{{}}.{il}"))?
+        };
+        h = b.g.push_named(Op::Add, &[ffn_inp, ffn], format!("l_out.{il}"))?; // [t, H]
+    }
+    let out = b.norm(h, "output_norm.weight", "result_norm")?;
+    let w = b.weight("output.weight")?;
+    let logits = b.g.push_named(Op::MulMat, &[w, out], "result_output")?; // [t, V]
+    b.g.output(logits, "logits");
+    if opts.routing {
+        for (v, name) in routes {
+            b.g.output(v, &name);
+        }
+    }
+    Ok(b.g)
+}
+
+struct Builder<'a> {
+    g: Graph,
+    f: &'a GgufFile,
+    hp: &'a HParams,
+}
+
+impl Builder<'_> {
+    fn weight(&mut self, name: &str) -> Result<Value, ModelError> {
+        let t = self.f.tensor(name).ok_or_else(|| ModelError::MissingTensor { file: self.f.path().display().to_string(), name: name.into() })?;
+        let shape = Shape::new(t.shape.iter().map(|&d| d.into()));
+        Ok(self.g.weight(name, TensorType::new(t.dtype, shape)))
+    }
+
+    fn op(&mut self, op: Op, operands: &[Value]) -> Result<Value, ModelError> {
+        Ok(self.g.push(op, operands)?.into())
+    }
+
+    /// `rms_norm(x) * weight`.
+    fn norm(&mut self, x: Value, weight: &str, name: &str) -> Result<Value, ModelError> {
+        let n = self.op(Op::RmsNorm { eps: self.hp.rms_eps }, &[x])?;
+        let w = self.weight(weight)?;
+        Ok(self.g.push_named(Op::Mul, &[n, w], name)?)
+    }
+
+    fn reshape(&mut self, x: Value, dims: &[lingot_ir::Dim]) -> Result<Value, ModelError> {
+        self.op(Op::Reshape { shape: Shape::new(dims.iter().copied()) }, &[x])
+    }
+
+    /// Self-attention of block `il` on the normed input `x [t, H]`; returns `[t, H]`.
+    fn attention(&mut self, x: Value, positions: Value, il: usize) -> Result<Value, ModelError> {
+        let hp = self.hp;
+        let (nh, nkv, hd, hdv) = (hp.head_count, hp.head_count_kv, hp.key_length, hp.value_length);
+        let t = Sym::T.into();
+        let w = self.weight(&format!("blk.{il}.attn_qkv.weight"))?;
+        let qkv = self.g.push_named(Op::MulMat, &[w, x], format!("attn_qkv.{il}"))?; // [t, (nh + nkv) hd + nkv hdv]
+        // Fused rows: all Q heads, then all K heads, then all V heads.
+        let q = self.op(Op::Slice { axis: 1, start: 0, len: nh * hd }, &[qkv])?;
+        let k = self.op(Op::Slice { axis: 1, start: nh * hd, len: nkv * hd }, &[qkv])?;
+        let v = self.op(Op::Slice { axis: 1, start: (nh + nkv) * hd, len: nkv * hdv }, &[qkv])?;
+        let q = self.reshape(q, &[t, nh.into(), hd.into()])?; // [t, nh, hd]
+        let k = self.reshape(k, &[t, nkv.into(), hd.into()])?; // [t, nkv, hd]
+        let v = self.reshape(v, &[t, nkv.into(), hdv.into()])?; // [t, nkv, hdv]
+        // QK-norm over each head, one shared weight, before RoPE.
+        let q = self.norm(q, &format!("blk.{il}.attn_q_norm.weight"), &format!("Qcur_normed.{il}"))?;
+        let k = self.norm(k, &format!("blk.{il}.attn_k_norm.weight"), &format!("Kcur_normed.{il}"))?;
+        let rope = Op::Rope { n_rot: hp.rope_dimension_count, freq_base: hp.rope_freq_base, freq_scale: hp.rope_freq_scale };
+        let q = self.g.push_named(rope.clone(), &[q, positions], format!("Qcur.{il}"))?;
+        let k = self.g.push_named(rope, &[k, positions], format!("Kcur.{il}"))?;
+        let k_all = self.op(Op::KvWrite { cache: format!("k.{il}") }, &[k])?; // [kv, nkv, hd]
+        let v_all = self.op(Op::KvWrite { cache: format!("v.{il}") }, &[v])?; // [kv, nkv, hdv]
+        let scale = 1.0 / (hd as f32).sqrt();
+        let a = self.g.push_named(Op::Attention { scale }, &[q, k_all, v_all], format!("kqv_out.{il}"))?; // [t, nh, hdv]
+        let a = self.reshape(a, &[t, (nh * hdv).into()])?; // [t, nh hdv]
+        let wo = self.weight(&format!("blk.{il}.attn_output.weight"))?;
+        Ok(self.g.push_named(Op::MulMat, &[wo, a], format!("attn_out.{il}"))?) // [t, H]
+    }
+
+    /// `down · (silu(gate · y) ⊙ (up · y))`; `pattern` has `{}` where gate/up/down go.
+    fn swiglu(&mut self, y: Value, pattern: &str, name: &str) -> Result<Value, ModelError> {
+        let w = |p: &str| pattern.replace("{}", p);
+        let (wg, wu, wd) = (self.weight(&w("gate"))?, self.weight(&w("up"))?, self.weight(&w("down"))?);
+        let gate = self.g.push_named(Op::MulMat, &[wg, y], name.replace("{}", "gate"))?;
+        let up = self.g.push_named(Op::MulMat, &[wu, y], name.replace("{}", "up"))?;
+        let act = self.op(Op::Silu, &[gate])?;
+        let par = self.op(Op::Mul, &[act, up])?;
+        Ok(self.g.push_named(Op::MulMat, &[wd, par], name.replace("{}", "down"))?)
+    }
+
+    /// The MoE FFN of block `il` on `y [t, H]`: returns the output `[t, H]` and the chosen experts.
+    fn moe(&mut self, y: Value, il: usize) -> Result<(Value, Value), ModelError> {
+        let hp = self.hp;
+        let (h, k, t) = (hp.embedding_length, hp.expert_used_count, Sym::T.into());
+        let w_inp = self.weight(&format!("blk.{il}.ffn_gate_inp.weight"))?;
+        let logits = self.g.push_named(Op::MulMat, &[w_inp, y], format!("ffn_moe_logits.{il}"))?; // [t, E], f32 router
+        let probs = self.g.push_named(Op::Sigmoid, &[logits], format!("ffn_moe_probs.{il}"))?;
+        // The expert bias only chooses experts; the weights come from the unbiased scores.
+        let bias = self.weight(&format!("blk.{il}.exp_probs_b.bias"))?;
+        let mut choice = self.g.push_named(Op::Add, &[probs, bias], format!("ffn_moe_probs_biased.{il}"))?;
+        if hp.expert_group_count > 1 {
+            let mask = Op::GroupMask { groups: hp.expert_group_count, keep: hp.expert_group_used_count };
+            choice = self.g.push_named(mask, &[choice], format!("ffn_moe_group_masked.{il}"))?;
+        }
+        let topk = self.g.push_named(Op::TopK { k }, &[choice], format!("ffn_moe_topk.{il}"))?; // i32[t, k]
+        let mut weights = self.g.push_named(Op::Gather, &[probs, topk], format!("ffn_moe_weights.{il}"))?; // [t, k]
+        if hp.expert_weights_norm {
+            let sum = self.op(Op::Sum { axis: 1 }, &[weights])?; // [t, 1]
+            let sum = self.op(Op::Scale { factor: 1.0, bias: 1e-20 }, &[sum])?;
+            weights = self.g.push_named(Op::Div, &[weights, sum], format!("ffn_moe_weights_norm.{il}"))?;
+        }
+        let scale = Op::Scale { factor: hp.expert_weights_scale, bias: 0.0 };
+        let weights = self.g.push_named(scale, &[weights], format!("ffn_moe_weights_scaled.{il}"))?;
+
+        let y3 = self.reshape(y, &[t, 1.into(), h.into()])?; // [t, 1, H]
+        let wg = self.weight(&format!("blk.{il}.ffn_gate_exps.weight"))?;
+        let wu = self.weight(&format!("blk.{il}.ffn_up_exps.weight"))?;
+        let wd = self.weight(&format!("blk.{il}.ffn_down_exps.weight"))?;
+        let gate = self.g.push_named(Op::MulMatId, &[wg, y3, topk], format!("ffn_moe_gate.{il}"))?; // [t, k, Ie]
+        let up = self.g.push_named(Op::MulMatId, &[wu, y3, topk], format!("ffn_moe_up.{il}"))?; // [t, k, Ie]
+        let act = self.op(Op::Silu, &[gate])?;
+        let par = self.op(Op::Mul, &[act, up])?;
+        let down = self.g.push_named(Op::MulMatId, &[wd, par, topk], format!("ffn_moe_down.{il}"))?; // [t, k, H]
+        let w3 = self.reshape(weights, &[t, k.into(), 1.into()])?; // [t, k, 1]
+        let weighted = self.g.push_named(Op::Mul, &[down, w3], format!("ffn_moe_weighted.{il}"))?; // [t, k, H]
+        let sum = self.op(Op::Sum { axis: 1 }, &[weighted])?; // [t, 1, H]
+        let mut out = self.reshape(sum, &[t, h.into()])?; // [t, H]
+        if hp.expert_shared_count > 0 {
+            let shared = self.swiglu(y, &format!("blk.{il}.ffn_{{}}_shexp.weight"), &format!("ffn_shexp_{{}}.{il}"))?;
+            out = self.g.push_named(Op::Add, &[out, shared], format!("ffn_moe_out.{il}"))?;
+        }
+        Ok((out, topk))
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand.
+
+pub mod dump_ir;
+pub mod logits;

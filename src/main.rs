@@ -1,15 +1,9 @@
 //! The `lingot` command line.
 
-mod backend;
-mod commands;
-mod model;
-
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use lingot::commands;
 
 /// lingot runs Bailing-MoE2 (Ling / Ring 2.0) models from GGUF files on any wgpu GPU and on the CPU.
 #[derive(Debug, Parser)]
@@ -44,13 +38,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file, so a failure never leaves half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lingot_models::bailing_moe2::GraphOptions;
 
-use crate::model::{eval, ModelArgs};
+use crate::model::{evaluate, ModelArgs};
 
 #[derive(Debug, Args)]
 pub struct LogitsArgs {
@@ -48,20 +48,11 @@ pub fn run(args: LogitsArgs) -> Result<()> {
     let graph = model.graph(GraphOptions { routing: args.routing_out.is_some() })?;
     let mut backend = model.backend(&args.model, tokens.len())?;
     eprintln!("backend: {}", backend.name());
-    let outs = eval(backend.as_mut(), &graph, &tokens, 0)?;
-    let logits = &outs[0];
-    let data = logits.as_f32().context("logits are not f32")?;
-    lingot_models::npy::write_f32(&args.out, logits.shape(), data)?;
+    let ev = evaluate(backend.as_mut(), &graph, &tokens, 0, tokens.len())?;
+    lingot_models::npy::write_f32(&args.out, &[tokens.len(), ev.n_vocab], &ev.logits)?;
     if let Some(path) = &args.routing_out {
-        let layers: Vec<Vec<Vec<i32>>> = outs[1..]
-            .iter()
-            .map(|t| {
-                let k = t.shape()[1];
-                t.as_i32().unwrap_or(&[]).chunks(k.max(1)).map(<[i32]>::to_vec).collect()
-            })
-            .collect();
-        crate::write_atomically(path, serde_json::to_string(&layers)?.as_bytes())?;
+        crate::write_atomically(path, serde_json::to_string(&ev.routing)?.as_bytes())?;
     }
-    eprintln!("wrote {} ({} x {})", args.out.display(), logits.shape()[0], logits.shape()[1]);
+    eprintln!("wrote {} ({} x {})", args.out.display(), tokens.len(), ev.n_vocab);
     Ok(())
 }

@@ -1,0 +1,74 @@
+//! The CPU backend against the model authors' reference: logits and expert choices of every
+//! variant and sequence in ../shared/reference, and batch invariance.
+
+mod common;
+
+use common::*;
+use lingot::backend::{self, BackendChoice};
+use lingot::model::{evaluate, Evaluation};
+use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
+use lingot_models::gguf::GgufFile;
+
+fn run(model: &str, variant: &str, tokens: &[u32], ubatch: usize) -> Evaluation {
+    let path = gguf_path(model, variant);
+    let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
+    let graph = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    let mut be = backend::open_choice(&file, BackendChoice::Cpu, tokens.len()).unwrap_or_else(|e| panic!("{e:#}"));
+    evaluate(be.as_mut(), &graph, tokens, 0, ubatch).unwrap_or_else(|e| panic!("{model}-{variant}: {e:#}"))
+}
+
+fn check_model(model: &str) {
+    for variant in variants(model) {
+        for seq in ["a", "b"] {
+            let Some(tokens) = sequence(model, seq) else { continue };
+            let what = format!("{model}-{variant} sequence {seq}");
+            let ev = run(model, &variant, &tokens, tokens.len());
+            let (shape, want) = reference_logits(model, &variant, seq);
+            assert_eq!(shape, vec![tokens.len(), ev.n_vocab], "{what}: logits shape");
+            let worst = assert_logits_match(&what, &ev.logits, &want, ev.n_vocab);
+            assert_routing_match(&what, &ev.routing, &reference_routing(model, &variant, seq));
+            eprintln!("{what}: max |error| {worst:.2e}");
+        }
+    }
+}
+
+#[test]
+fn tiny_matches_reference() {
+    check_model("tiny");
+}
+
+#[test]
+fn small_matches_reference() {
+    check_model("small");
+}
+
+#[test]
+fn austen_matches_reference() {
+    check_model("austen");
+}
+
+/// Sequence b in one batch, one token at a time through the KV cache, and in micro-batches of
+/// 7: the same experts for every token and logits equal to f32 summation error.
+fn check_batch_invariance(model: &str, variant: &str) {
+    let tokens = sequence(model, "b").expect("sequence b");
+    let whole = run(model, variant, &tokens, tokens.len());
+    for ub in [1, 7] {
+        let split = run(model, variant, &tokens, ub);
+        let what = format!("{model}-{variant} in micro-batches of {ub}");
+        assert_eq!(split.routing, whole.routing, "{what}: expert choices differ");
+        for (i, (a, b)) in split.logits.iter().zip(&whole.logits).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{what}: logit {i}: {a} vs {b} in one batch");
+        }
+    }
+}
+
+#[test]
+fn batch_invariance_tiny() {
+    check_batch_invariance("tiny", "F32");
+}
+
+#[test]
+fn batch_invariance_austen() {
+    check_batch_invariance("austen", "Q8_0");
+}

@@ -7,17 +7,23 @@
 //!
 //! What must not live here: anything about a particular model, file format or backend.
 
+mod dot;
 mod dtype;
 mod graph;
 pub mod exec;
 pub mod infer;
 mod op;
 mod shape;
+mod text;
+mod verify;
 
 pub use dtype::DType;
 pub use graph::{Graph, Node, NodeId, Operand, TensorType, Value};
 pub use op::{Arity, Attr, Op};
 pub use shape::{Bindings, Dim, Shape, Sym};
+pub use dot::to_dot;
+pub use text::{op_from_parts, parse, print};
+pub use verify::verify;
 
 /// Errors from building, verifying or parsing a graph. Each names the node or line.
 #[derive(Debug, thiserror::Error, PartialEq)]

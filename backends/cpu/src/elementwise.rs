@@ -16,11 +16,11 @@ pub fn binary(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], f: impl Fn(f32, 
         return (out, a.par_iter().zip(b).map(|(x, y)| f(*x, *y)).collect());
     }
     // Fast path: one side repeats along leading dims (x[t, h] * w[h]).
-    if a.len() == total && total % b.len().max(1) == 0 && is_suffix(&pb, &pa) {
+    if a.len() == total && total.is_multiple_of(b.len().max(1)) && is_suffix(&pb, &pa) {
         let nb = b.len();
         return (out, a.par_iter().enumerate().map(|(i, x)| f(*x, b[i % nb])).collect());
     }
-    if b.len() == total && total % a.len().max(1) == 0 && is_suffix(&pa, &pb) {
+    if b.len() == total && total.is_multiple_of(a.len().max(1)) && is_suffix(&pa, &pb) {
         let na = a.len();
         return (out, b.par_iter().enumerate().map(|(i, y)| f(a[i % na], *y)).collect());
     }

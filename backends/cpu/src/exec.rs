@@ -206,7 +206,7 @@ impl<'w> CpuBackend<'w> {
                 let w = matrix(&ops[0], &ws, &dense)?;
                 let (xs, x) = self.f32_of(&ops[1], "")?;
                 let (is, ids) = i32_of(&ops[2])?;
-                f(out0, matmul::mul_mat_id(&w, ws[0], ws[1], ws[2], &x, xs[1], &ids, is[1])?)
+                f(out0, matmul::mul_mat_id(&w, &ws, &x, xs[1], &ids, is[1])?)
             }
             op @ (Op::Add | Op::Mul | Op::Div | Op::SwiGlu) => {
                 let (sa, a) = self.f32_of(&ops[0], &wname(0))?;
@@ -321,8 +321,8 @@ impl<'w> CpuBackend<'w> {
                 let ws = shape_of(&ops[1]);
                 let (dg, du) = (self.dense_if_computed(&ops[1])?, self.dense_if_computed(&ops[2])?);
                 let (gate, up) = (matrix(&ops[1], &ws, &dg)?, matrix(&ops[2], &ws, &du)?);
-                let gx = matmul::mul_mat_id(&gate, ws[0], ws[1], ws[2], &x, 1, &ids, is[1])?;
-                let ux = matmul::mul_mat_id(&up, ws[0], ws[1], ws[2], &x, 1, &ids, is[1])?;
+                let gx = matmul::mul_mat_id(&gate, &ws, &x, 1, &ids, is[1])?;
+                let ux = matmul::mul_mat_id(&up, &ws, &x, 1, &ids, is[1])?;
                 debug_assert_eq!(xs[0], is[0]);
                 f(out0, gx.iter().zip(&ux).map(|(g, u)| silu(*g) * u).collect())
             }
@@ -333,7 +333,7 @@ impl<'w> CpuBackend<'w> {
                 let down = matrix(&ops[1], &ws, &dd)?;
                 let (is, ids) = i32_of(&ops[2])?;
                 let (_, w) = self.f32_of(&ops[3], &wname(3))?;
-                let y = matmul::mul_mat_id(&down, ws[0], ws[1], ws[2], &h, hs[1], &ids, is[1])?;
+                let y = matmul::mul_mat_id(&down, &ws, &h, hs[1], &ids, is[1])?;
                 let n = ws[1];
                 let mut out = vec![0f32; is[0] * n];
                 for (tok, o) in out.chunks_mut(n.max(1)).enumerate() {
@@ -344,8 +344,8 @@ impl<'w> CpuBackend<'w> {
                         }
                     }
                 }
-                for slot in 4..ops.len() {
-                    let (_, a) = self.f32_of(&ops[slot], &wname(slot))?;
+                for (slot, addend) in ops.iter().enumerate().skip(4) {
+                    let (_, a) = self.f32_of(addend, &wname(slot))?;
                     out.iter_mut().zip(a.iter()).for_each(|(o, a)| *o += a);
                 }
                 f(out0, out)

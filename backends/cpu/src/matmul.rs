@@ -24,7 +24,7 @@ pub fn get_rows(table: &Matrix, n_rows: usize, cols: usize, ids: &[i32]) -> Resu
 
 /// `x [m, k] · wᵀ` with `w [n, k]`: returns `[m, n]`.
 pub fn mul_mat(w: &Matrix, n: usize, k: usize, x: &[f32]) -> Result<Vec<f32>, CpuError> {
-    let m = if k == 0 { 0 } else { x.len() / k };
+    let m = x.len().checked_div(k).unwrap_or(0);
     // Computed as [n, m] (one weight row against every token), then transposed.
     let mut out_t = vec![0f32; n * m];
     out_t
@@ -53,10 +53,11 @@ fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// Expert-indexed product. `w` holds `e` experts of `[n, k]`; `x` is `[t, j, k]` with `j` = 1 or
-/// `slots`; `ids` is `[t, slots]`. Returns `[t, slots, n]`.
-pub fn mul_mat_id(w: &Matrix, e: usize, n: usize, k: usize, x: &[f32], j: usize, ids: &[i32], slots: usize) -> Result<Vec<f32>, CpuError> {
-    let t = if slots == 0 { 0 } else { ids.len() / slots };
+/// Expert-indexed product. `w` holds `e` experts of `[n, k]` (`w_shape` = `[e, n, k]`); `x` is
+/// `[t, j, k]` with `j` = 1 or `slots`; `ids` is `[t, slots]`. Returns `[t, slots, n]`.
+pub fn mul_mat_id(w: &Matrix, w_shape: &[usize], x: &[f32], j: usize, ids: &[i32], slots: usize) -> Result<Vec<f32>, CpuError> {
+    let (e, n, k) = (w_shape[0], w_shape[1], w_shape[2]);
+    let t = ids.len().checked_div(slots).unwrap_or(0);
     // Group (token, slot) pairs by expert so each expert's rows are dequantized once.
     let mut by_expert: Vec<Vec<usize>> = vec![vec![]; e];
     for (pair, &id) in ids.iter().enumerate() {

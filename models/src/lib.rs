@@ -7,4 +7,5 @@ pub mod bailing_moe2;
 pub mod chat;
 pub mod gguf;
 pub mod npy;
+pub mod sampling;
 pub mod tokenizer;

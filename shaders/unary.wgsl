@@ -1,9 +1,10 @@
 // Elementwise unary ops: out[i] = f(x[i]). OP (from the prelude) picks f:
-// 0 scale (x * factor), 1 silu (x * sigmoid(x)), 2 sigmoid.
+// 0 scale (x * factor + bias), 1 silu (x * sigmoid(x)), 2 sigmoid.
 
 struct Params {
     n: u32,
     factor: f32,
+    bias: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -13,7 +14,7 @@ struct Params {
 fn f(v: f32) -> f32 {
     switch OP {
         case 0u: {
-            return v * p.factor;
+            return v * p.factor + p.bias;
         }
         case 1u: {
             return v / (1.0 + exp(-v));

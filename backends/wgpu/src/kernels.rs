@@ -8,8 +8,8 @@
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
 //!   reductions with subgroup operations or through workgroup memory), `first`, `groups`.
 //!
-//! `enable f16;` heads the text when a snippet needs it. Nothing else in the backend edits shader
-//! text. [`all_variants`] lists the final WGSL of every variant, for the naga tests.
+//! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
+//! variant, for the naga tests.
 
 use lingot_ir::DType;
 
@@ -18,7 +18,8 @@ use lingot_ir::DType;
 pub struct Caps {
     /// Subgroup operations (`subgroupAdd`) in reductions.
     pub subgroups: bool,
-    /// The `f16` type (shader-f16) for F16 weights.
+    /// Devices with shader-f16: F16 weights convert with the hardware half->float instruction
+    /// instead of integer decoding (see shaders/dtype/f16_native.wgsl).
     pub f16: bool,
 }
 
@@ -122,13 +123,11 @@ const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgs
 const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 
-/// The weight reader for `dtype`, and whether it needs `enable f16;`.
-fn dtype_reader(dtype: DType, caps: Caps) -> Option<(&'static str, bool)> {
+/// The weight reader for `dtype`.
+fn dtype_reader(dtype: DType, caps: Caps) -> Option<&'static str> {
     let src = match dtype {
         DType::F32 => include_str!("../../../shaders/dtype/f32.wgsl"),
-        DType::F16 if caps.f16 => {
-            return Some((include_str!("../../../shaders/dtype/f16_native.wgsl"), true))
-        }
+        DType::F16 if caps.f16 => include_str!("../../../shaders/dtype/f16_native.wgsl"),
         DType::F16 => include_str!("../../../shaders/dtype/f16.wgsl"),
         DType::BF16 => include_str!("../../../shaders/dtype/bf16.wgsl"),
         DType::Q8_0 => include_str!("../../../shaders/dtype/q8_0.wgsl"),
@@ -143,7 +142,7 @@ fn dtype_reader(dtype: DType, caps: Caps) -> Option<(&'static str, bool)> {
         DType::Q6K => include_str!("../../../shaders/dtype/q6_k.wgsl"),
         DType::I32 => return None,
     };
-    Some((src, false))
+    Some(src)
 }
 
 /// A prelude constant.
@@ -153,21 +152,11 @@ pub enum Const {
     Bool(&'static str, bool),
 }
 
-/// The substitution step: `enable` lines, then the prelude constants, then `template` with each
+/// The substitution step: the prelude constants, then `template` with each
 /// `//@include <name>` line replaced by the snippet of that name. An include without a snippet is
 /// an error (a template/catalogue mismatch), as is a snippet the template never includes.
-pub fn assemble(
-    template: &str,
-    consts: &[Const],
-    snippets: &[(&str, &str)],
-    enables: &[&str],
-) -> Result<String, String> {
+pub fn assemble(template: &str, consts: &[Const], snippets: &[(&str, &str)]) -> Result<String, String> {
     let mut out = String::new();
-    for e in enables {
-        out.push_str("enable ");
-        out.push_str(e);
-        out.push_str(";\n");
-    }
     for c in consts {
         let line = match c {
             Const::U32(name, v) => format!("const {name}: u32 = {v}u;\n"),
@@ -191,10 +180,7 @@ pub fn assemble(
         out.push('\n');
     }
     if let Some(i) = used.iter().position(|u| !u) {
-        return Err(format!(
-            "snippet \"{}\" is not included by the template",
-            snippets[i].0
-        ));
+        return Err(format!("snippet \"{}\" is not included by the template", snippets[i].0));
     }
     Ok(out)
 }
@@ -311,9 +297,7 @@ impl Kernel {
             Kernel::MatVecId(_) => (3, 1),
             Kernel::MoeGateUp(_) => (4, 1),
             Kernel::MoeDown(_) => (4, 1),
-            Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => {
-                (1, 1)
-            }
+            Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => (1, 1),
             Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),
             Kernel::Rope => (3, 1),
             Kernel::Attention => (3, 1),
@@ -363,25 +347,13 @@ impl Kernel {
     pub fn wgsl(&self, caps: Caps) -> Result<String, String> {
         let caps = self.effective_caps(caps);
         let mut snippets: Vec<(&str, &str)> = vec![];
-        let mut enables: Vec<&str> = vec![];
         if let Some(dtype) = self.weight_dtype() {
-            let (reader, f16) =
-                dtype_reader(dtype, caps).ok_or_else(|| format!("no {dtype} weight reader"))?;
+            let reader = dtype_reader(dtype, caps).ok_or_else(|| format!("no {dtype} weight reader"))?;
             snippets.push(("bytes", BYTES));
             snippets.push(("dtype", reader));
-            if f16 {
-                enables.push("f16");
-            }
         }
         if self.reduces() {
-            snippets.push((
-                "reduce",
-                if caps.subgroups {
-                    REDUCE_SUBGROUP
-                } else {
-                    REDUCE_SHARED
-                },
-            ));
+            snippets.push(("reduce", if caps.subgroups { REDUCE_SUBGROUP } else { REDUCE_SHARED }));
         }
         if matches!(self, Kernel::TopK | Kernel::MoeRouter) {
             snippets.push(("first", FIRST));
@@ -389,7 +361,7 @@ impl Kernel {
         if matches!(self, Kernel::GroupMask | Kernel::MoeRouter) {
             snippets.push(("groups", GROUPS));
         }
-        assemble(self.template(), &self.consts(), &snippets, &enables)
+        assemble(self.template(), &self.consts(), &snippets)
     }
 
     /// A readable name of the variant (`mat_vec.q4_k+subgroups`).
@@ -474,9 +446,7 @@ pub fn all_variants() -> Result<Vec<ShaderVariant>, String> {
             if out.iter().any(|v| v.kernel == kernel && v.caps == caps) {
                 continue;
             }
-            let wgsl = kernel
-                .wgsl(caps)
-                .map_err(|e| format!("{}: {e}", kernel.label(caps)))?;
+            let wgsl = kernel.wgsl(caps).map_err(|e| format!("{}: {e}", kernel.label(caps)))?;
             out.push(ShaderVariant {
                 label: kernel.label(caps),
                 kernel,
@@ -495,20 +465,16 @@ mod tests {
     #[test]
     fn assemble_splices_and_checks() {
         let t = "a\n//@include x\nb";
-        let s = assemble(t, &[Const::U32("WG", 64)], &[("x", "X")], &["f16"]).unwrap();
-        assert_eq!(s, "enable f16;\nconst WG: u32 = 64u;\na\nX\nb\n");
-        assert!(assemble(t, &[], &[], &[]).is_err());
-        assert!(assemble("a", &[], &[("x", "X")], &[]).is_err());
+        let s = assemble(t, &[Const::U32("WG", 64)], &[("x", "X")]).unwrap();
+        assert_eq!(s, "const WG: u32 = 64u;\na\nX\nb\n");
+        assert!(assemble(t, &[], &[]).is_err());
+        assert!(assemble("a", &[], &[("x", "X")]).is_err());
     }
 
     #[test]
     fn every_weight_dtype_has_a_reader() {
         for d in DType::ALL {
-            assert_eq!(
-                dtype_reader(d, Caps::default()).is_some(),
-                d != DType::I32,
-                "{d}"
-            );
+            assert_eq!(dtype_reader(d, Caps::default()).is_some(), d != DType::I32, "{d}");
         }
         assert_eq!(WEIGHT_DTYPES.len(), DType::ALL.len() - 1);
     }

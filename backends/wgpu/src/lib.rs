@@ -1,8 +1,27 @@
 //! lingot's wgpu backend: WGSL compute kernels over GGUF-quantized weights.
 //!
-//! - [`device`]: adapters (`lingot devices`, `--device N`, `--backend auto`) and the opened device.
+//! - [`device`]: adapters (`lingot devices`, `--device N`, `--backend auto`) and the opened device
+//!   with its real limits and optional features.
 //! - [`kernels`]: the catalogue of kernels and the one text step that makes WGSL variants.
+//! - `weights`, `kv`: weights uploaded once in their stored dtype (split over several buffers
+//!   when larger than one binding) and GPU-resident KV caches.
+//! - `plan`, `lower`, `lower_matrix`: a graph compiled into buffers and kernel launches.
+//! - [`WgpuBackend`]: runs plans, one command encoder per forward pass.
 //!
 //! What must not live here: anything about a particular model (that is `lingot-models`).
 
+mod backend;
+pub mod device;
+mod error;
 pub mod kernels;
+mod kv;
+mod lower;
+mod lower_matrix;
+mod pipelines;
+mod plan;
+mod weights;
+
+pub use backend::{WgpuBackend, WgpuOptions};
+pub use device::{list_adapters, pick, AdapterInfoRow};
+pub use error::WgpuError;
+pub use wgpu::Adapter;

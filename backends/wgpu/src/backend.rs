@@ -1,0 +1,344 @@
+//! [`WgpuBackend`]: the [`Backend`] the command line drives. A run finds (or makes) the plan of
+//! its graph and batch-size bucket, checks and uploads the inputs, writes every launch's
+//! parameters in one buffer write, records all launches in one compute pass of one command
+//! encoder, copies the outputs to a staging buffer and reads them back: nothing returns to the
+//! CPU in between.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+use lingot_ir::exec::{Backend, BackendError, HostTensor, Weights};
+use lingot_ir::{Bindings, DType, Graph};
+
+use crate::device::{Features, Gpu};
+use crate::kernels::Caps;
+use crate::kv::KvCaches;
+use crate::pipelines::Pipelines;
+use crate::plan::{count, staging_size, Plan, Planner};
+use crate::weights::{write_padded, WeightStore};
+use crate::WgpuError;
+
+/// How to open the backend.
+#[derive(Debug, Clone)]
+pub struct WgpuOptions {
+    /// Positions each KV cache holds.
+    pub context: usize,
+    /// Use subgroup operations when the adapter has them.
+    pub subgroups: bool,
+    /// Use shader-f16 when the adapter has it.
+    pub shader_f16: bool,
+    /// Split weights into chunks of at most this many bytes even when the device allows larger
+    /// bindings (tests use it to exercise splitting).
+    pub max_weight_chunk: Option<u64>,
+}
+
+impl Default for WgpuOptions {
+    fn default() -> WgpuOptions {
+        WgpuOptions {
+            context: 4096,
+            subgroups: true,
+            shader_f16: true,
+            max_weight_chunk: None,
+        }
+    }
+}
+
+/// Plans kept at once (decode, prefill buckets, ...); the oldest goes first.
+const MAX_PLANS: usize = 6;
+
+pub struct WgpuBackend<'w> {
+    gpu: Gpu,
+    pipes: Pipelines,
+    weights: WeightStore<'w>,
+    caches: KvCaches,
+    plans: HashMap<(u64, usize), Plan>,
+    plan_order: VecDeque<(u64, usize)>,
+}
+
+/// A structural hash of a graph: plans are reused for an equal graph.
+fn graph_key(g: &Graph) -> u64 {
+    let mut h = DefaultHasher::new();
+    for id in g.g.node_indices() {
+        let n = g.node(id);
+        id.index().hash(&mut h);
+        format!("{:?}", n.op).hash(&mut h);
+        for r in &n.results {
+            r.hash(&mut h);
+        }
+        for v in g.operands(id) {
+            v.hash(&mut h);
+        }
+    }
+    for (v, name) in &g.outputs {
+        v.hash(&mut h);
+        name.hash(&mut h);
+    }
+    h.finish()
+}
+
+impl<'w> WgpuBackend<'w> {
+    /// Opens `adapter` (see [`crate::pick`]) for graphs over `weights`.
+    pub fn new(
+        adapter: &wgpu::Adapter,
+        weights: &'w dyn Weights,
+        options: WgpuOptions,
+    ) -> Result<WgpuBackend<'w>, WgpuError> {
+        let gpu = Gpu::open(
+            adapter,
+            Features {
+                subgroups: options.subgroups,
+                shader_f16: options.shader_f16,
+            },
+        )?;
+        let limit = options
+            .max_weight_chunk
+            .map_or(gpu.max_binding(), |m| m.min(gpu.max_binding()));
+        Ok(WgpuBackend {
+            weights: WeightStore::new(weights, limit),
+            caches: KvCaches::new(options.context),
+            pipes: Pipelines::default(),
+            plans: HashMap::new(),
+            plan_order: VecDeque::new(),
+            gpu,
+        })
+    }
+
+    /// The optional features in use.
+    pub fn caps(&self) -> Caps {
+        self.gpu.caps
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.gpu.info
+    }
+
+    /// Dequantizes `rows` rows of `k` elements stored as `dtype` with the GPU's dequant kernel
+    /// (the one that also turns weights into f32 for elementwise ops). For tests and diagnostics.
+    pub fn dequantize(&mut self, dtype: DType, bytes: &[u8], rows: usize, k: usize) -> Result<Vec<f32>, WgpuError> {
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let src = self.gpu.buffer("dequant input", bytes.len() as u64, usage)?;
+        write_padded(&self.gpu, &src, bytes);
+        let out = crate::weights::dequantize(&self.gpu, &mut self.pipes, dtype, &src, &[rows, k], "dequant test")?;
+        let n = 4 * (rows * k) as u64;
+        let staging = self.gpu.buffer(
+            "dequant readback",
+            n,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        )?;
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&out, 0, &staging, 0, n);
+        self.gpu.queue.submit([enc.finish()]);
+        let words = self.read(&staging, n)?;
+        Ok(words.into_iter().map(f32::from_bits).collect())
+    }
+
+    /// Maps `staging`, waits, and returns its first `n` bytes as words.
+    fn read(&self, staging: &wgpu::Buffer, n: u64) -> Result<Vec<u32>, WgpuError> {
+        if n == 0 {
+            return Ok(vec![]);
+        }
+        let slice = staging.slice(0..n);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.gpu.wait()?;
+        let lost = |reason: String| WgpuError::DeviceLost {
+            adapter: self.gpu.name(),
+            reason,
+        };
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(lost(format!("reading results back: {e}"))),
+            Err(_) => return Err(lost("the readback never completed".into())),
+        }
+        let words = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| lost(format!("mapping results: {e}")))?;
+            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(words)
+    }
+
+    fn plan(&mut self, graph: &Graph, key: (u64, usize)) -> Result<(), BackendError> {
+        if self.plans.contains_key(&key) {
+            return Ok(());
+        }
+        let cap = Bindings {
+            t: key.1,
+            kv: self.caches.capacity,
+        };
+        let planner = Planner::new(
+            &self.gpu,
+            &mut self.pipes,
+            &mut self.weights,
+            &mut self.caches,
+            graph,
+            cap,
+        );
+        let plan = planner.plan()?;
+        if self.plan_order.len() >= MAX_PLANS {
+            if let Some(old) = self.plan_order.pop_front() {
+                if let Some(p) = self.plans.remove(&old) {
+                    self.gpu.released(p.bytes);
+                }
+            }
+        }
+        self.plans.insert(key, plan);
+        self.plan_order.push_back(key);
+        Ok(())
+    }
+
+    /// Checks the run against the plan (caches, attention spans, inputs) and uploads the inputs.
+    fn prepare(&self, plan: &Plan, inputs: &[(&str, HostTensor)], b: Bindings) -> Result<(), BackendError> {
+        for c in &plan.kv_writes {
+            self.caches.check(c, b.t, b.kv)?;
+        }
+        for c in &plan.kv_checks {
+            let (q, k) = (c.queries.bind(&b), c.keys.bind(&b));
+            if k < q {
+                return Err(BackendError::Node {
+                    node: c.node.clone(),
+                    msg: format!("{k} keys for {q} queries"),
+                });
+            }
+        }
+        for i in &plan.inputs {
+            let (_, h) = inputs
+                .iter()
+                .find(|(n, _)| *n == i.name)
+                .ok_or_else(|| BackendError::MissingInput(i.name.clone()))?;
+            let want = i.ty.shape.bind(&b);
+            let node = || format!("input \"{}\"", i.name);
+            if h.shape() != want.as_slice() {
+                let msg = format!("has shape {:?}, the graph expects {want:?} ({})", h.shape(), i.ty);
+                return Err(BackendError::Node { node: node(), msg });
+            }
+            if count(&i.ty.shape, &b) > count(&i.ty.shape, &plan.cap) {
+                let msg = format!(
+                    "{:?} exceeds the {:?} this backend was sized for (context size)",
+                    want,
+                    i.ty.shape.bind(&plan.cap)
+                );
+                return Err(BackendError::Node { node: node(), msg });
+            }
+            let bytes: &[u8] = match (h, i.ty.dtype) {
+                (HostTensor::F32 { data, .. }, DType::F32) => bytemuck::cast_slice(data),
+                (HostTensor::I32 { data, .. }, DType::I32) => {
+                    if let Some(limit) = i.id_limit {
+                        if let Some(bad) = data.iter().find(|&&v| v < 0 || v as usize >= limit) {
+                            return Err(BackendError::Node {
+                                node: node(),
+                                msg: format!("id {bad} is outside 0..{limit}"),
+                            });
+                        }
+                    }
+                    bytemuck::cast_slice(data)
+                }
+                _ => {
+                    return Err(BackendError::Node {
+                        node: node(),
+                        msg: format!("must be {}", i.ty),
+                    })
+                }
+            };
+            write_padded(&self.gpu, &i.buffer, bytes);
+        }
+        Ok(())
+    }
+}
+
+impl Backend for WgpuBackend<'_> {
+    fn name(&self) -> String {
+        format!("wgpu ({})", self.gpu.name())
+    }
+
+    fn run(
+        &mut self,
+        graph: &Graph,
+        inputs: &[(&str, HostTensor)],
+        b: Bindings,
+    ) -> Result<Vec<HostTensor>, BackendError> {
+        self.gpu.check()?;
+        let key = (graph_key(graph), b.t.max(1).next_power_of_two());
+        self.plan(graph, key)?;
+        let plan = &self.plans[&key];
+        self.prepare(plan, inputs, b)?;
+
+        let mut params = vec![0u8; plan.steps.len() * plan.stride as usize];
+        let mut groups = Vec::with_capacity(plan.steps.len());
+        for (i, s) in plan.steps.iter().enumerate() {
+            let (p, g) = (s.launch)(&b);
+            let o = i * plan.stride as usize;
+            params[o..o + crate::pipelines::PARAM_BYTES as usize].copy_from_slice(&p.bytes());
+            groups.push(g);
+        }
+        if !params.is_empty() {
+            self.gpu.queue.write_buffer(&plan.params, 0, &params);
+        }
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: None,
+            });
+            for (s, [x, y, z]) in plan.steps.iter().zip(&groups) {
+                if x * y * z == 0 {
+                    continue;
+                }
+                pass.set_pipeline(&s.pipe.pipeline);
+                pass.set_bind_group(0, &s.bind_group, &[]);
+                pass.dispatch_workgroups(*x, *y, *z);
+            }
+        }
+        let mut offset = 0;
+        let mut spans = vec![];
+        for o in &plan.outputs {
+            let n = 4 * count(&o.ty.shape, &b) as u64;
+            if n > 0 {
+                enc.copy_buffer_to_buffer(&o.buffer, 0, &plan.staging, offset, n);
+            }
+            spans.push((offset as usize / 4, n as usize / 4));
+            offset += staging_size(&o.ty, &plan.cap);
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        let words = self.read(&plan.staging, offset)?;
+        for c in &plan.kv_writes {
+            if let Some(c) = self.caches.get_mut(c) {
+                c.len = b.kv;
+            }
+        }
+        plan.outputs
+            .iter()
+            .zip(spans)
+            .map(|(o, (start, n))| {
+                let shape = o.ty.shape.bind(&b);
+                let w = &words[start..start + n];
+                match o.ty.dtype {
+                    DType::I32 => Ok(HostTensor::I32 {
+                        shape,
+                        data: w.iter().map(|v| *v as i32).collect(),
+                    }),
+                    DType::F32 => Ok(HostTensor::F32 {
+                        shape,
+                        data: w.iter().map(|v| f32::from_bits(*v)).collect(),
+                    }),
+                    d => Err(BackendError::Node {
+                        node: format!("output \"{}\"", o.name),
+                        msg: format!("is {d}; outputs are f32 or i32"),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    fn reset(&mut self) {
+        self.caches.reset();
+    }
+}

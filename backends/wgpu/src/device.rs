@@ -1,0 +1,326 @@
+//! Adapters and the opened device.
+//!
+//! [`list_adapters`] is what `lingot devices` prints; [`pick`] implements `--device N` and
+//! `--backend auto|wgpu`: a real GPU is preferred (discrete, then integrated, then virtual); a
+//! software adapter (lavapipe, WARP) is used only when wgpu is asked for explicitly. [`Gpu`] is an
+//! opened device with the adapter's real limits, shader-f16 and subgroups when present (and
+//! wanted), and error capture: wgpu errors and device loss become [`WgpuError`] values instead of
+//! panics.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wgpu::{Adapter, DeviceType};
+
+use crate::kernels::Caps;
+use crate::WgpuError;
+
+/// One adapter as `lingot devices` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterInfoRow {
+    /// The N of `--device N`.
+    pub index: usize,
+    pub name: String,
+    /// Vulkan, Metal, Dx12, ...
+    pub backend: String,
+    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu, Other.
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// A software rasterizer (lavapipe, WARP): never picked by `--backend auto`.
+    pub software: bool,
+    pub max_storage_binding_bytes: u64,
+    pub max_buffer_bytes: u64,
+    pub max_workgroup_storage_bytes: u32,
+    pub max_invocations_per_workgroup: u32,
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    /// Smallest and largest subgroup size the adapter reports.
+    pub subgroup_sizes: (u32, u32),
+}
+
+impl fmt::Display for AdapterInfoRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        write!(
+            f,
+            "[{}] {} ({}, {}{}) driver {} {}; binding {:.2} GiB, buffer {:.2} GiB, shared {} KiB, {} invocations; f16 {}, subgroups {}",
+            self.index,
+            self.name,
+            self.backend,
+            self.device_type,
+            if self.software { ", software" } else { "" },
+            self.driver,
+            self.driver_info,
+            gib(self.max_storage_binding_bytes),
+            gib(self.max_buffer_bytes),
+            self.max_workgroup_storage_bytes / 1024,
+            self.max_invocations_per_workgroup,
+            if self.shader_f16 { "yes" } else { "no" },
+            if self.subgroups {
+                format!("{}..{}", self.subgroup_sizes.0, self.subgroup_sizes.1)
+            } else {
+                "no".into()
+            },
+        )
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    // GL adapters lack what compute needs here (subgroups, large bindings); WGPU_BACKEND overrides.
+    desc.backends = wgpu::Backends::PRIMARY.with_env();
+    // Let wgpu refuse allocations beyond the memory budget (where the driver reports one)
+    // instead of the device being lost.
+    desc.memory_budget_thresholds.for_resource_creation = Some(95);
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu sees, in a stable order (the order of `--device N`).
+pub fn adapters() -> Vec<Adapter> {
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+}
+
+fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    info.device_type == DeviceType::Cpu
+}
+
+/// Preference among real GPUs (lower first); `None` for adapters `--backend auto` never takes.
+fn auto_rank(t: DeviceType) -> Option<u8> {
+    match t {
+        DeviceType::DiscreteGpu => Some(0),
+        DeviceType::IntegratedGpu => Some(1),
+        DeviceType::VirtualGpu => Some(2),
+        DeviceType::Cpu | DeviceType::Other => None,
+    }
+}
+
+fn row(index: usize, a: &Adapter) -> AdapterInfoRow {
+    let info = a.get_info();
+    let limits = a.limits();
+    let features = a.features();
+    AdapterInfoRow {
+        index,
+        software: is_software(&info),
+        name: info.name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver,
+        driver_info: info.driver_info,
+        max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
+        max_buffer_bytes: limits.max_buffer_size,
+        max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,
+        max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        shader_f16: features.contains(wgpu::Features::SHADER_F16),
+        subgroups: features.contains(wgpu::Features::SUBGROUP),
+        subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
+    }
+}
+
+/// The adapters for `lingot devices`.
+pub fn list_adapters() -> Vec<AdapterInfoRow> {
+    adapters().iter().enumerate().map(|(i, a)| row(i, a)).collect()
+}
+
+/// The adapter to run on. `index`: adapter N of [`list_adapters`] (an error if there is none).
+/// Otherwise the best real GPU; failing that, with `auto` nothing (`Ok(None)`: run on the CPU),
+/// without it (wgpu asked for explicitly) a software adapter such as lavapipe, or
+/// [`WgpuError::NoAdapter`].
+pub fn pick(auto: bool, index: Option<usize>) -> Result<Option<Adapter>, WgpuError> {
+    let all = adapters();
+    if let Some(i) = index {
+        return match all.get(i) {
+            Some(a) => Ok(Some(a.clone())),
+            None => Err(WgpuError::NoSuchAdapter {
+                index: i,
+                count: all.len(),
+            }),
+        };
+    }
+    let best = all
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| auto_rank(a.get_info().device_type).map(|r| (r, i, a)))
+        .min_by_key(|(r, i, _)| (*r, *i));
+    if let Some((_, _, a)) = best {
+        return Ok(Some(a.clone()));
+    }
+    if auto {
+        return Ok(None);
+    }
+    let fallback = all.iter().find(|a| is_software(&a.get_info())).or(all.first());
+    fallback.cloned().map(Some).ok_or(WgpuError::NoAdapter)
+}
+
+/// Which optional features to use when the adapter has them (both on by default; tests turn
+/// them off to check the portable paths).
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    pub subgroups: bool,
+    pub shader_f16: bool,
+}
+
+/// An opened device and what it allows.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub caps: Caps,
+    /// Errors wgpu raised outside an error scope, oldest first.
+    errors: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    /// Bytes of the buffers created through [`Gpu::buffer`].
+    held: AtomicU64,
+}
+
+impl Gpu {
+    /// Opens `adapter` with its own limits (not wgpu's conservative defaults) and the features
+    /// `want` asks for where present.
+    pub fn open(adapter: &Adapter, want: Features) -> Result<Gpu, WgpuError> {
+        let info = adapter.get_info();
+        let has = adapter.features();
+        let mut features = wgpu::Features::empty();
+        let caps = Caps {
+            subgroups: want.subgroups && has.contains(wgpu::Features::SUBGROUP),
+            f16: want.shader_f16 && has.contains(wgpu::Features::SHADER_F16),
+        };
+        if caps.subgroups {
+            features |= wgpu::Features::SUBGROUP;
+        }
+        if caps.f16 {
+            features |= wgpu::Features::SHADER_F16;
+        }
+        let limits = adapter.limits();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("lingot"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&desc)).map_err(|e| WgpuError::RequestDevice {
+                adapter: info.name.clone(),
+                msg: e.to_string(),
+            })?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut l) = lost_sink.lock() {
+                *l = Some(format!("{reason:?}: {msg}"));
+            }
+        });
+        let limits = device.limits();
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            caps,
+            errors,
+            lost,
+            held: AtomicU64::new(0),
+        })
+    }
+
+    /// `NVIDIA H100 (Vulkan)`.
+    pub fn name(&self) -> String {
+        format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// The largest storage binding, which is also the largest buffer we create.
+    pub fn max_binding(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// Creates a buffer, turning size limits and out-of-memory into errors that say how much was
+    /// asked, how much lingot holds already and what the allocator reports.
+    pub fn buffer(&self, what: &str, size: u64, usage: wgpu::BufferUsages) -> Result<wgpu::Buffer, WgpuError> {
+        let size = size.max(16).next_multiple_of(16);
+        if size > self.limits.max_buffer_size {
+            return Err(WgpuError::TooLarge {
+                adapter: self.name(),
+                what: what.into(),
+                bytes: size,
+                limit_name: "buffer",
+                limit: self.limits.max_buffer_size,
+            });
+        }
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size,
+            usage,
+            mapped_at_creation: false,
+        });
+        if pollster::block_on(oom.pop()).is_some() {
+            let reported = match self.device.generate_allocator_report() {
+                Some(r) => format!("; wgpu's allocator has {} bytes reserved", r.total_reserved_bytes),
+                None => "; the device does not report its free memory".into(),
+            };
+            return Err(WgpuError::OutOfMemory {
+                adapter: self.name(),
+                what: what.into(),
+                bytes: size,
+                held: self.held.load(Ordering::Relaxed),
+                reported,
+            });
+        }
+        self.held.fetch_add(size, Ordering::Relaxed);
+        Ok(buffer)
+    }
+
+    /// Bytes held in buffers made by [`Gpu::buffer`].
+    pub fn held_bytes(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Records that a buffer was released (its bytes no longer count).
+    pub fn released(&self, bytes: u64) {
+        self.held.fetch_sub(bytes.min(self.held_bytes()), Ordering::Relaxed);
+    }
+
+    /// Fails if the device was lost or wgpu reported an error since the last check.
+    pub fn check(&self) -> Result<(), WgpuError> {
+        if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(WgpuError::DeviceLost {
+                adapter: self.name(),
+                reason,
+            });
+        }
+        let mut errs = match self.errors.lock() {
+            Ok(e) => e,
+            Err(p) => p.into_inner(),
+        };
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let msg = errs.join("; ");
+        errs.clear();
+        Err(WgpuError::Wgpu {
+            adapter: self.name(),
+            msg,
+        })
+    }
+
+    /// Waits for submitted work; a failed wait is a lost device.
+    pub fn wait(&self) -> Result<(), WgpuError> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| WgpuError::DeviceLost {
+                adapter: self.name(),
+                reason: e.to_string(),
+            })?;
+        self.check()
+    }
+}

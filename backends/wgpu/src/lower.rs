@@ -1,0 +1,498 @@
+//! Op → kernel lowering: one arm per [`Op`], no catch-all. Matrix ops (weights read in their
+//! stored dtype) are in `lower_matrix.rs`; this file has the rest. Each arm checks what the
+//! kernels assume, picks buffers and records launches whose parameters follow the shaders'
+//! `struct Params` field by field.
+
+use lingot_ir::exec::BackendError;
+use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
+
+use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAX_GROUPS, ROUTER_MAX_E};
+use crate::pipelines::{grid, grid_items, Params};
+use crate::plan::{count, KvCheck, Loc, PlanInput, Planner};
+use crate::weights::{ViewOp, WeightView};
+
+const WG: u32 = 64;
+
+/// The bound size of the last dim and the number of rows before it.
+fn rows_cols(s: &Shape, b: &Bindings) -> (usize, usize) {
+    let d = s.bind(b);
+    let n = d.last().copied().unwrap_or(1);
+    (d.iter().product::<usize>() / n.max(1), n)
+}
+
+/// Collapses a broadcast of `a` and `b` to `out` into at most four dims (outermost first) with
+/// element strides (0 along broadcast dims): drops dims of size 1, merges neighbours that are
+/// contiguous in both operands. `None` if more than four dims remain.
+pub fn broadcast4(a: &[usize], b: &[usize], out: &[usize]) -> Option<([usize; 4], [usize; 4], [usize; 4])> {
+    let n = out.len();
+    let strides = |s: &[usize]| -> Vec<usize> {
+        let p: Vec<usize> = std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect();
+        let mut st = vec![0; n];
+        let mut acc = 1;
+        for d in (0..n).rev() {
+            st[d] = if p[d] == 1 { 0 } else { acc };
+            acc *= p[d];
+        }
+        st
+    };
+    let (sa, sb) = (strides(a), strides(b));
+    // (size, a stride, b stride), innermost first
+    let mut dims: Vec<(usize, usize, usize)> = vec![];
+    for d in (0..n).rev() {
+        if out[d] == 1 {
+            continue;
+        }
+        match dims.last_mut() {
+            Some(l) if sa[d] == l.1 * l.0 && sb[d] == l.2 * l.0 => l.0 *= out[d],
+            _ => dims.push((out[d], sa[d], sb[d])),
+        }
+    }
+    if dims.len() > 4 {
+        return None;
+    }
+    let (mut o, mut x, mut y) = ([1; 4], [0; 4], [0; 4]);
+    for (i, (s, p, q)) in dims.into_iter().enumerate() {
+        o[3 - i] = s;
+        x[3 - i] = p;
+        y[3 - i] = q;
+    }
+    Some((o, x, y))
+}
+
+impl Planner<'_, '_> {
+    pub fn lower_node(&mut self, id: NodeId) -> Result<(), BackendError> {
+        let node = self.graph.node(id);
+        let ops = self.graph.operands(id);
+        let out_ty = node.results[0].clone();
+        let shape = out_ty.shape.clone();
+        match &node.op {
+            Op::Input { name } => {
+                let buffer = self.dedicated(4 * count(&shape, &self.cap) as u64, &format!("input {name}"))?;
+                self.inputs.push(PlanInput {
+                    name: name.clone(),
+                    ty: out_ty,
+                    buffer: buffer.clone(),
+                    id_limit: None,
+                });
+                self.define(0, Loc::Act { buffer, pool: None });
+            }
+            Op::Weight { name } => {
+                let dims: Option<Vec<usize>> = shape.dims().iter().map(|d| d.as_const()).collect();
+                let dims = dims.ok_or_else(|| self.err("a weight's shape must be constant"))?;
+                self.weights.check(name, out_ty.dtype, &dims)?;
+                let view = WeightView {
+                    name: name.clone(),
+                    dtype: out_ty.dtype,
+                    shape: dims,
+                    ops: vec![],
+                };
+                self.define(0, Loc::Weight(view));
+            }
+            Op::GetRows => self.get_rows(&ops)?,
+            Op::MulMat => self.mul_mat(&ops)?,
+            Op::MulMatId => self.mul_mat_id(&ops)?,
+            Op::MoeGateUp => self.moe_gate_up(&ops)?,
+            Op::MoeDown => self.moe_down(&ops)?,
+            Op::Add => self.binary(Binary::Add, ops[0], ops[1])?,
+            Op::Mul => self.binary(Binary::Mul, ops[0], ops[1])?,
+            Op::Div => self.binary(Binary::Div, ops[0], ops[1])?,
+            Op::SwiGlu => self.binary(Binary::SwiGlu, ops[0], ops[1])?,
+            Op::Scale { factor, bias } => self.unary(Unary::Scale, ops[0], *factor, *bias)?,
+            Op::Silu => self.unary(Unary::Silu, ops[0], 0.0, 0.0)?,
+            Op::Sigmoid => self.unary(Unary::Sigmoid, ops[0], 0.0, 0.0)?,
+            Op::SoftMax => {
+                let x = self.act(ops[0])?;
+                let out = self.out(0)?;
+                self.push(
+                    Kernel::SoftMax,
+                    vec![x, out],
+                    Box::new(move |b| {
+                        let (rows, n) = rows_cols(&shape, b);
+                        (Params::new().u(rows).u(n), grid(rows))
+                    }),
+                )?;
+            }
+            Op::RmsNorm { eps } => self.rms_norm(ops[0], None, *eps)?,
+            Op::RmsNormMul { eps } => self.rms_norm(ops[0], Some(ops[1]), *eps)?,
+            Op::Rope {
+                n_rot,
+                freq_base,
+                freq_scale,
+            } => self.rope(&ops, *n_rot, *freq_base, *freq_scale)?,
+            Op::Argsort { descending } => {
+                let x = self.act(ops[0])?;
+                let out = self.out(0)?;
+                self.push(
+                    Kernel::Argsort {
+                        descending: *descending,
+                    },
+                    vec![x, out],
+                    Box::new(move |b| {
+                        let (rows, n) = rows_cols(&shape, b);
+                        (Params::new().u(rows).u(n), grid(rows))
+                    }),
+                )?;
+            }
+            Op::TopK { k } => {
+                let in_shape = self.ty(ops[0]).shape.clone();
+                let x = self.act(ops[0])?;
+                let out = self.out(0)?;
+                let k = *k;
+                self.push(
+                    Kernel::TopK,
+                    vec![x, out],
+                    Box::new(move |b| {
+                        let (rows, n) = rows_cols(&in_shape, b);
+                        (Params::new().u(rows).u(n).u(k), grid(rows))
+                    }),
+                )?;
+            }
+            Op::GroupMask { groups, keep } => {
+                if *groups > MAX_GROUPS {
+                    return Err(self.err(format!("{groups} groups; the kernel handles up to {MAX_GROUPS}")));
+                }
+                let x = self.act(ops[0])?;
+                let out = self.out(0)?;
+                let (groups, keep) = (*groups, *keep);
+                self.push(
+                    Kernel::GroupMask,
+                    vec![x, out],
+                    Box::new(move |b| {
+                        let (rows, e) = rows_cols(&shape, b);
+                        (Params::new().u(rows).u(e).u(groups).u(keep), grid(rows))
+                    }),
+                )?;
+            }
+            Op::Gather => {
+                let xs = self.ty(ops[0]).shape.clone();
+                let x = self.act(ops[0])?;
+                let idx = self.act(ops[1])?;
+                let out = self.out(0)?;
+                self.push(
+                    Kernel::Gather,
+                    vec![x, idx, out],
+                    Box::new(move |b| {
+                        let (rows, k) = rows_cols(&shape, b);
+                        let n = rows_cols(&xs, b).1;
+                        (Params::new().u(rows).u(n).u(k), grid_items(rows * k, WG))
+                    }),
+                )?;
+            }
+            Op::Sum { axis } => {
+                let xs = self.ty(ops[0]).shape.clone();
+                let x = self.act(ops[0])?;
+                let out = self.out(0)?;
+                let axis = *axis;
+                self.push(
+                    Kernel::Sum,
+                    vec![x, out],
+                    Box::new(move |b| {
+                        let d = xs.bind(b);
+                        let outer: usize = d[..axis].iter().product();
+                        let inner: usize = d[axis + 1..].iter().product();
+                        (
+                            Params::new().u(outer).u(d[axis]).u(inner),
+                            grid_items(outer * inner, WG),
+                        )
+                    }),
+                )?;
+            }
+            Op::Reshape { .. } => match self.loc(ops[0])? {
+                Loc::Act { .. } => {
+                    let loc = self.loc(ops[0])?;
+                    self.define(0, loc);
+                }
+                Loc::Weight(mut view) => {
+                    let dims: Option<Vec<usize>> = shape.dims().iter().map(|d| d.as_const()).collect();
+                    let dims = dims.ok_or_else(|| self.err("a reshaped weight's shape must be constant"))?;
+                    view.ops.push(ViewOp::Reshape(dims.clone()));
+                    view.shape = dims;
+                    self.define(0, Loc::Weight(view));
+                }
+            },
+            Op::Slice { axis, start, len } => self.slice(ops[0], *axis, *start, *len)?,
+            Op::KvWrite { cache } => self.kv_write(ops[0], cache)?,
+            Op::Attention { scale } => self.attention(&ops, *scale)?,
+            Op::MoeRouter {
+                groups,
+                keep,
+                k,
+                norm,
+                scale,
+            } => {
+                let e = self.ty(ops[0]).shape.dims()[1].as_const().unwrap_or(usize::MAX);
+                if e > ROUTER_MAX_E || *groups > MAX_GROUPS {
+                    return Err(self.err(format!(
+                        "{e} experts in {groups} groups; the kernel handles up to {ROUTER_MAX_E} in {MAX_GROUPS}"
+                    )));
+                }
+                let logits = self.act(ops[0])?;
+                let bias = self.act(ops[1])?;
+                let ids = self.out(0)?;
+                let weights = self.out(1)?;
+                let in_shape = self.ty(ops[0]).shape.clone();
+                let (groups, keep, k, norm, scale) = (*groups, *keep, *k, *norm, *scale);
+                self.push(
+                    Kernel::MoeRouter,
+                    vec![logits, bias, ids, weights],
+                    Box::new(move |b| {
+                        let (rows, e) = rows_cols(&in_shape, b);
+                        let p = Params::new().u(rows).u(e).u(groups).u(keep).u(k).flag(norm).f(scale);
+                        (p, grid(rows))
+                    }),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn unary(&mut self, op: Unary, x: Value, factor: f32, bias: f32) -> Result<(), BackendError> {
+        let shape = self.ty(x).shape.clone();
+        let xb = self.act(x)?;
+        let out = self.out(0)?;
+        self.push(
+            Kernel::Unary(op),
+            vec![xb, out],
+            Box::new(move |b| {
+                let n = count(&shape, b);
+                (Params::new().u(n).f(factor).f(bias), grid_items(n, WG))
+            }),
+        )
+    }
+
+    fn binary(&mut self, op: Binary, a: Value, b: Value) -> Result<(), BackendError> {
+        let (sa, sb) = (self.ty(a).shape.clone(), self.ty(b).shape.clone());
+        let ab = self.act(a)?;
+        let bb = self.act(b)?;
+        let out = self.out(0)?;
+        let so = self.graph.node(self.node).results[0].shape.clone();
+        self.binary_into(op, (ab, sa), (bb, sb), (out, so))
+    }
+
+    /// `out = op(a, b)` with broadcasting, each buffer with its (symbolic) shape.
+    pub fn binary_into(
+        &mut self,
+        op: Binary,
+        a: (wgpu::Buffer, Shape),
+        b: (wgpu::Buffer, Shape),
+        out: (wgpu::Buffer, Shape),
+    ) -> Result<(), BackendError> {
+        let (sa, sb, so) = (a.1, b.1, out.1);
+        let cap = self.cap;
+        if broadcast4(&sa.bind(&cap), &sb.bind(&cap), &so.bind(&cap)).is_none() {
+            return Err(self.err(format!("broadcasting {sa} with {sb} needs more than four dims")));
+        }
+        self.push(
+            Kernel::Binary(op),
+            vec![a.0, b.0, out.0],
+            Box::new(move |bind| {
+                let o = so.bind(bind);
+                let n: usize = o.iter().product();
+                let (d, x, y) = broadcast4(&sa.bind(bind), &sb.bind(bind), &o).unwrap_or(([0; 4], [0; 4], [0; 4]));
+                let mut p = Params::new().u(n).u(0).u(0).u(0);
+                for v in d.into_iter().chain(x).chain(y) {
+                    p = p.u(v);
+                }
+                (p, grid_items(n, WG))
+            }),
+        )
+    }
+
+    fn rms_norm(&mut self, x: Value, w: Option<Value>, eps: f32) -> Result<(), BackendError> {
+        let xs = self.ty(x).shape.clone();
+        let n = xs.last().and_then(|d| d.as_const());
+        let xb = self.act(x)?;
+        let out_shape = self.graph.node(self.node).results[0].shape.clone();
+        let fused_w = match w {
+            None => Some((xb.clone(), 1)),
+            Some(w) => {
+                let ws: Vec<Dim> = self
+                    .ty(w)
+                    .shape
+                    .dims()
+                    .iter()
+                    .copied()
+                    .skip_while(|d| *d == Dim::Const(1))
+                    .collect();
+                match n {
+                    Some(n) if out_shape == xs && ws == [Dim::Const(n)] => Some((self.act(w)?, n)),
+                    _ => None,
+                }
+            }
+        };
+        let out = self.out(0)?;
+        let (norm_out, w_len, wb) = match &fused_w {
+            Some((wb, len)) => (out.clone(), *len, wb.clone()),
+            None => (self.temp(count(&xs, &self.cap))?, 1, xb.clone()),
+        };
+        let mul = w.is_some() && fused_w.is_some();
+        let s = xs.clone();
+        self.push(
+            Kernel::RmsNorm { mul },
+            vec![xb, wb, norm_out.clone()],
+            Box::new(move |b| {
+                let (rows, n) = rows_cols(&s, b);
+                (Params::new().u(rows).u(n).f(eps).u(w_len), grid(rows))
+            }),
+        )?;
+        if let (Some(w), None) = (w, fused_w) {
+            // a weight that does not broadcast along the last axis alone: norm, then mul
+            let ws = self.ty(w).shape.clone();
+            let wb = self.act(w)?;
+            self.binary_into(Binary::Mul, (norm_out, xs), (wb, ws), (out, out_shape))?;
+        }
+        Ok(())
+    }
+
+    fn rope(&mut self, ops: &[Value], n_rot: usize, base: f32, scale: f32) -> Result<(), BackendError> {
+        let xs = self.ty(ops[0]).shape.clone();
+        let (heads, d) = match (xs.dims()[1].as_const(), xs.dims()[2].as_const()) {
+            (Some(h), Some(d)) => (h, d),
+            _ => return Err(self.err("rope needs constant heads and head dim")),
+        };
+        let key = (n_rot, base.to_bits(), scale.to_bits());
+        let table = match self.rope_tables.get(&key) {
+            Some(t) => t.clone(),
+            None => {
+                // freq_scale * base^(-2j / n_rot), rounded once from f64
+                let inv: Vec<u8> = (0..n_rot / 2)
+                    .flat_map(|j| {
+                        let f = scale as f64 * (base as f64).powf(-2.0 * j as f64 / n_rot as f64);
+                        (f as f32).to_le_bytes()
+                    })
+                    .collect();
+                let t = self.dedicated(inv.len() as u64, "rope frequencies")?;
+                crate::weights::write_padded(self.gpu, &t, &inv);
+                self.rope_tables.insert(key, t.clone());
+                t
+            }
+        };
+        let x = self.act(ops[0])?;
+        let pos = self.act(ops[1])?;
+        let out = self.out(0)?;
+        self.push(
+            Kernel::Rope,
+            vec![x, pos, table, out],
+            Box::new(move |b| {
+                let n = count(&xs, b);
+                (Params::new().u(n).u(heads).u(d).u(n_rot), grid_items(n, WG))
+            }),
+        )
+    }
+
+    fn slice(&mut self, x: Value, axis: usize, start: usize, len: usize) -> Result<(), BackendError> {
+        match self.loc(x)? {
+            Loc::Weight(mut view) => {
+                view.ops.push(ViewOp::Slice { axis, start, len });
+                view.shape[axis] = len;
+                self.define(0, Loc::Weight(view));
+                Ok(())
+            }
+            Loc::Act { buffer, .. } => {
+                let xs = self.ty(x).shape.clone();
+                let out = self.out(0)?;
+                self.push(
+                    Kernel::Copy,
+                    vec![buffer, out],
+                    Box::new(move |b| {
+                        let d = xs.bind(b);
+                        let outer: usize = d[..axis].iter().product();
+                        let inner: usize = d[axis + 1..].iter().product();
+                        let n = outer * len * inner;
+                        (
+                            Params::new().u(n).u(len).u(inner).u(d[axis]).u(start).u(0),
+                            grid_items(n, WG),
+                        )
+                    }),
+                )
+            }
+        }
+    }
+
+    fn kv_write(&mut self, x: Value, cache: &str) -> Result<(), BackendError> {
+        let xs = self.ty(x).shape.clone();
+        let (heads, d) = match (xs.dims()[1].as_const(), xs.dims()[2].as_const()) {
+            (Some(h), Some(d)) => (h, d),
+            _ => return Err(self.err("kv_write needs constant heads and head dim")),
+        };
+        if self.kv_writes.iter().any(|c| c == cache) {
+            return Err(self.err(format!("KV cache \"{cache}\" is written twice in one graph")));
+        }
+        let xb = self.act(x)?;
+        let buffer = self.caches.buffer(self.gpu, cache, heads, d)?;
+        self.kv_writes.push(cache.to_string());
+        let row = heads * d;
+        self.push(
+            Kernel::Copy,
+            vec![xb, buffer.clone()],
+            Box::new(move |b| {
+                let n = count(&xs, b);
+                let dst = b.kv.saturating_sub(b.t) * row;
+                (Params::new().u(n).u(n).u(1).u(n).u(0).u(dst), grid_items(n, WG))
+            }),
+        )?;
+        self.define(0, Loc::Act { buffer, pool: None });
+        Ok(())
+    }
+
+    fn attention(&mut self, ops: &[Value], scale: f32) -> Result<(), BackendError> {
+        let (qs, ks, vs) = (
+            self.ty(ops[0]).shape.clone(),
+            self.ty(ops[1]).shape.clone(),
+            self.ty(ops[2]).shape.clone(),
+        );
+        let c = |s: &Shape, i: usize| s.dims()[i].as_const();
+        let (Some(heads), Some(kv_heads), Some(d), Some(dv)) = (c(&qs, 1), c(&ks, 1), c(&qs, 2), c(&vs, 2)) else {
+            return Err(self.err("attention needs constant heads and head dims"));
+        };
+        if d > ATTENTION_MAX_D || dv > ATTENTION_MAX_D {
+            return Err(self.err(format!(
+                "head dims {d}/{dv}; the kernel handles up to {ATTENTION_MAX_D}"
+            )));
+        }
+        self.kv_checks.push(KvCheck {
+            node: self.label(),
+            queries: qs.dims()[0],
+            keys: ks.dims()[0],
+        });
+        let q = self.act(ops[0])?;
+        let k = self.act(ops[1])?;
+        let v = self.act(ops[2])?;
+        let out = self.out(0)?;
+        self.push(
+            Kernel::Attention,
+            vec![q, k, v, out],
+            Box::new(move |b| {
+                let t = qs.dims()[0].bind(b);
+                let kv = ks.dims()[0].bind(b);
+                let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
+                (p, grid(t * heads))
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broadcast4;
+
+    #[test]
+    fn broadcasts_collapse() {
+        // [t, 8] + [8]: one dim after merging? no: b is broadcast along t
+        assert_eq!(
+            broadcast4(&[3, 8], &[8], &[3, 8]),
+            Some(([1, 1, 3, 8], [0, 0, 8, 1], [0, 0, 0, 1]))
+        );
+        // same shapes merge into one dim
+        assert_eq!(
+            broadcast4(&[2, 3, 4], &[2, 3, 4], &[2, 3, 4]),
+            Some(([1, 1, 1, 24], [0, 0, 0, 1], [0, 0, 0, 1]))
+        );
+        // [2, 1, 4] * [3, 1]: out [2, 3, 4]
+        assert_eq!(
+            broadcast4(&[2, 1, 4], &[3, 1], &[2, 3, 4]),
+            Some(([1, 2, 3, 4], [0, 4, 0, 1], [0, 0, 1, 0]))
+        );
+        assert!(broadcast4(&[2, 1, 2, 1, 2], &[1, 2, 1, 2, 1], &[2, 2, 2, 2, 2]).is_none());
+    }
+}

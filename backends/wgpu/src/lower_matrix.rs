@@ -1,0 +1,259 @@
+//! Lowering of the ops that read a matrix in its stored dtype: `get_rows`, `mul_mat` (mat-vec
+//! kernel up to eight rows of x, tiled kernel beyond), `mul_mat_id`, `moe_gate_up`, `moe_down`.
+//! A weight split into chunks gets one launch per chunk: rows of it for `mul_mat` and
+//! `get_rows`, experts for the expert-indexed ops (which read the ids on the GPU).
+
+use std::sync::Arc;
+
+use lingot_ir::exec::BackendError;
+use lingot_ir::{Op, Value};
+
+use crate::kernels::{Binary, Kernel, MAT_MUL_TILE, MAT_VEC_MAX_B};
+use crate::pipelines::{grid, Params};
+use crate::plan::{count, Planner};
+use crate::weights::GpuWeight;
+
+impl Planner<'_, '_> {
+    fn weight_of_rank(&mut self, v: Value, rank: usize, what: &str) -> Result<Arc<GpuWeight>, BackendError> {
+        let w = self.matrix(v)?;
+        if w.shape.len() != rank || w.dtype.row_bytes(w.shape[rank - 1] as u64).is_none() {
+            return Err(self.err(format!(
+                "{what} must be rank {rank} of whole {} blocks, got {:?}",
+                w.dtype, w.shape
+            )));
+        }
+        if w.dtype == lingot_ir::DType::I32 {
+            return Err(self.err(format!("{what} is i32")));
+        }
+        Ok(w)
+    }
+
+    pub fn get_rows(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let table = self.weight_of_rank(ops[0], 2, "get_rows table")?;
+        let ids_shape = self.ty(ops[1]).shape.clone();
+        let ids = self.act(ops[1])?;
+        let out = self.out(0)?;
+        let (rows, k, row_bytes) = (table.shape[0], table.shape[1], table.row_bytes() as usize);
+        for (ci, chunk) in table.chunks.iter().enumerate() {
+            let (lo, hi, first) = (chunk.start, chunk.start + chunk.len, ci == 0);
+            let s = ids_shape.clone();
+            let bufs = vec![chunk.buffer.clone(), ids.clone(), out.clone()];
+            self.push(
+                Kernel::GetRows(table.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let n = count(&s, b);
+                    (
+                        Params::new()
+                            .u(n)
+                            .u(k)
+                            .u(row_bytes)
+                            .u(lo)
+                            .u(hi)
+                            .u(rows)
+                            .flag(first)
+                            .u(0),
+                        grid(n),
+                    )
+                }),
+            )?;
+        }
+        // ids straight from a graph input are checked on the host before each run
+        if let Op::Input { name } = &self.graph.node(ops[1].node).op {
+            if let Some(i) = self.inputs.iter_mut().find(|i| &i.name == name) {
+                i.id_limit = Some(i.id_limit.map_or(rows, |l| l.min(rows)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mul_mat(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let w = self.weight_of_rank(ops[0], 2, "mul_mat weight")?;
+        let xs = self.ty(ops[1]).shape.clone();
+        let x = self.act(ops[1])?;
+        let out = self.out(0)?;
+        let (n, k, row_bytes) = (w.shape[0], w.shape[1], w.row_bytes() as usize);
+        let vec_form = count(&xs, &self.cap) / k.max(1) <= MAT_VEC_MAX_B;
+        for chunk in &w.chunks {
+            let (n0, len) = (chunk.start, chunk.len);
+            let s = xs.clone();
+            let bufs = vec![chunk.buffer.clone(), x.clone(), out.clone()];
+            let kernel = if vec_form {
+                Kernel::MatVec(w.dtype)
+            } else {
+                Kernel::MatMul(w.dtype)
+            };
+            self.push(
+                kernel,
+                bufs,
+                Box::new(move |b| {
+                    let rows_x = count(&s, b) / k.max(1);
+                    let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes);
+                    let groups = if vec_form {
+                        grid(len)
+                    } else {
+                        [
+                            len.div_ceil(MAT_MUL_TILE.0) as u32,
+                            rows_x.div_ceil(MAT_MUL_TILE.1) as u32,
+                            1,
+                        ]
+                    };
+                    (p, groups)
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The expert weight `[E, N, K]` and the slots per token of `ids [t, k]`.
+    fn experts(&mut self, w: Value, ids: Value, what: &str) -> Result<(Arc<GpuWeight>, usize), BackendError> {
+        let w = self.weight_of_rank(w, 3, what)?;
+        let slots = self.ty(ids).shape.dims()[1]
+            .as_const()
+            .ok_or_else(|| self.err("the expert slots per token must be constant"))?;
+        Ok((w, slots))
+    }
+
+    pub fn mul_mat_id(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let (w, slots) = self.experts(ops[0], ops[2], "mul_mat_id weight")?;
+        let x_per_pair = self.ty(ops[1]).shape.dims()[1] != lingot_ir::Dim::Const(1);
+        let ids_shape = self.ty(ops[2]).shape.clone();
+        let x = self.act(ops[1])?;
+        let ids = self.act(ops[2])?;
+        let out = self.out(0)?;
+        self.expert_mat_vec(&w, slots, x_per_pair, ids_shape, x, ids, out)
+    }
+
+    /// mat_vec_id launches (one per chunk of experts) writing `out [pairs, N]`.
+    #[allow(clippy::too_many_arguments)]
+    fn expert_mat_vec(
+        &mut self,
+        w: &GpuWeight,
+        slots: usize,
+        x_per_pair: bool,
+        ids_shape: lingot_ir::Shape,
+        x: wgpu::Buffer,
+        ids: wgpu::Buffer,
+        out: wgpu::Buffer,
+    ) -> Result<(), BackendError> {
+        let (experts, n, k) = (w.shape[0], w.shape[1], w.shape[2]);
+        let (row_bytes, expert_bytes) = (w.row_bytes() as usize, w.outer_bytes as usize);
+        for (ci, chunk) in w.chunks.iter().enumerate() {
+            let (lo, hi, first) = (chunk.start, chunk.start + chunk.len, ci == 0);
+            let s = ids_shape.clone();
+            let bufs = vec![chunk.buffer.clone(), x.clone(), ids.clone(), out.clone()];
+            self.push(
+                Kernel::MatVecId(w.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let pairs = count(&s, b);
+                    let p = Params::new().u(k).u(n).u(pairs).u(slots).flag(x_per_pair).u(row_bytes);
+                    let p = p.u(expert_bytes).u(lo).u(hi).u(experts).flag(first);
+                    (p, grid(pairs * n))
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn moe_gate_up(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let (gate, slots) = self.experts(ops[1], ops[3], "moe_gate_up gate")?;
+        let (up, _) = self.experts(ops[2], ops[3], "moe_gate_up up")?;
+        let ids_shape = self.ty(ops[3]).shape.clone();
+        let x = self.act(ops[0])?;
+        let ids = self.act(ops[3])?;
+        let out = self.out(0)?;
+        let same_split = gate.chunks.len() == up.chunks.len()
+            && gate
+                .chunks
+                .iter()
+                .zip(&up.chunks)
+                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
+        if gate.dtype != up.dtype || !same_split {
+            // mixed dtypes (llama-quantize mixes them): two expert products, then silu(g) * u
+            let pairs = count(&ids_shape, &self.cap);
+            let n = gate.shape[1];
+            let (g, u) = (self.temp(pairs * n)?, self.temp(pairs * n)?);
+            self.expert_mat_vec(
+                &gate,
+                slots,
+                false,
+                ids_shape.clone(),
+                x.clone(),
+                ids.clone(),
+                g.clone(),
+            )?;
+            self.expert_mat_vec(&up, slots, false, ids_shape, x, ids, u.clone())?;
+            let shape = self.graph.node(self.node).results[0].shape.clone();
+            return self.binary_into(Binary::SwiGlu, (g, shape.clone()), (u, shape.clone()), (out, shape));
+        }
+        let (experts, n, k) = (gate.shape[0], gate.shape[1], gate.shape[2]);
+        let (row_bytes, expert_bytes) = (gate.row_bytes() as usize, gate.outer_bytes as usize);
+        for (ci, (gc, uc)) in gate.chunks.iter().zip(&up.chunks).enumerate() {
+            let (lo, hi, first) = (gc.start, gc.start + gc.len, ci == 0);
+            let s = ids_shape.clone();
+            let bufs = vec![
+                gc.buffer.clone(),
+                uc.buffer.clone(),
+                x.clone(),
+                ids.clone(),
+                out.clone(),
+            ];
+            self.push(
+                Kernel::MoeGateUp(gate.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let pairs = count(&s, b);
+                    let p = Params::new().u(k).u(n).u(pairs).u(slots).u(row_bytes).u(expert_bytes);
+                    (p.u(lo).u(hi).u(experts).flag(first), grid(pairs * n))
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn moe_down(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let (down, slots) = self.experts(ops[1], ops[2], "moe_down weight")?;
+        let ids_shape = self.ty(ops[2]).shape.clone();
+        let h = self.act(ops[0])?;
+        let ids = self.act(ops[2])?;
+        let weights = self.act(ops[3])?;
+        let out = self.out(0)?;
+        let (n, k) = (down.shape[1], down.shape[2]);
+        let (row_bytes, expert_bytes) = (down.row_bytes() as usize, down.outer_bytes as usize);
+        for (ci, chunk) in down.chunks.iter().enumerate() {
+            let (lo, hi) = (chunk.start, chunk.start + chunk.len);
+            let s = ids_shape.clone();
+            let bufs = vec![
+                chunk.buffer.clone(),
+                h.clone(),
+                ids.clone(),
+                weights.clone(),
+                out.clone(),
+            ];
+            self.push(
+                Kernel::MoeDown(down.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let tokens = count(&s, b) / slots.max(1);
+                    let p = Params::new().u(k).u(n).u(tokens).u(slots).u(row_bytes).u(expert_bytes);
+                    (p.u(lo).u(hi).flag(ci > 0), grid(tokens * n))
+                }),
+            )?;
+        }
+        let out_shape = self.graph.node(self.node).results[0].shape.clone();
+        for a in &ops[4..] {
+            let ab = self.act(*a)?;
+            let s = out_shape.clone();
+            self.push(
+                Kernel::AddInto,
+                vec![ab, out.clone()],
+                Box::new(move |b| {
+                    let n = count(&s, b);
+                    (Params::new().u(n), crate::pipelines::grid_items(n, 64))
+                }),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -47,14 +47,12 @@ pub fn read_i32(path: &Path) -> Result<(Vec<usize>, Vec<i32>), NpyError> {
 
 /// [`read_f32`] on bytes in memory; `path` names them in errors.
 pub fn parse_f32(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
-    let (shape, words) = parse_words(path, bytes, "<f4", "float32 (<f4)")?;
-    Ok((shape, words.into_iter().map(f32::from_le_bytes).collect()))
+    parse_words(path, bytes, "<f4", "float32 (<f4)", f32::from_le_bytes)
 }
 
 /// [`read_i32`] on bytes in memory; `path` names them in errors.
 pub fn parse_i32(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<i32>), NpyError> {
-    let (shape, words) = parse_words(path, bytes, "<i4", "int32 (<i4)")?;
-    Ok((shape, words.into_iter().map(i32::from_le_bytes).collect()))
+    parse_words(path, bytes, "<i4", "int32 (<i4)", i32::from_le_bytes)
 }
 
 /// Writes a float32 array in format version 1 (version 2 if the header needs it), atomically:
@@ -138,13 +136,15 @@ fn read_file(path: &Path) -> Result<Vec<u8>, NpyError> {
     })
 }
 
-/// Checks the header describes `descr` in C order and returns the shape and the 4-byte words.
-fn parse_words(
+/// Checks the header describes `descr` in C order; returns the shape and the 4-byte elements,
+/// each decoded by `decode`.
+fn parse_words<T>(
     path: &Path,
     bytes: &[u8],
     descr: &str,
     expected: &'static str,
-) -> Result<(Vec<usize>, Vec<[u8; 4]>), NpyError> {
+    decode: fn([u8; 4]) -> T,
+) -> Result<(Vec<usize>, Vec<T>), NpyError> {
     let header = parse_header(path, bytes)?;
     if header.descr != descr {
         return Err(NpyError::Unsupported {
@@ -167,7 +167,7 @@ fn parse_words(
             data.len()
         )));
     }
-    let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    let words = data.chunks_exact(4).map(|c| decode([c[0], c[1], c[2], c[3]])).collect();
     Ok((header.shape, words))
 }
 

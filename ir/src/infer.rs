@@ -189,6 +189,7 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             let (x, idx) = (ins[0], ins[1]);
             want_float(x, "gather input")?;
             want_i32(idx, "gather indices")?;
+            last(x, "gather input")?;
             if x.shape.rank() != idx.shape.rank() || x.shape.0[..x.shape.rank() - 1] != idx.shape.0[..idx.shape.rank() - 1] {
                 return Err(format!("gather: input {x} and indices {idx} must agree on all but the last axis"));
             }

@@ -7,6 +7,7 @@
 //! existing result, the result count, and the result types; then that the outputs exist.
 //! `input` and `weight` nodes declare their type: exactly one result, any type.
 
+use petgraph::algo::tarjan_scc;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
@@ -48,7 +49,9 @@ impl Defect {
 /// [`verify`] with the defect's site left as an id, for callers that map it elsewhere (the
 /// parser maps it to a line).
 pub(crate) fn check(g: &Graph) -> Result<(), Defect> {
-    let order = g.topo_order().map_err(|id| Defect { site: Site::Node(id), msg: "lies on a cycle".into() })?;
+    let order = g
+        .topo_order()
+        .map_err(|id| Defect { site: Site::Node(node_on_cycle(g).unwrap_or(id)), msg: "lies on a cycle".into() })?;
     let nums = Numbering::new(g, &order);
     for &id in &order {
         check_node(g, &nums, id).map_err(|msg| Defect { site: Site::Node(id), msg })?;
@@ -57,6 +60,15 @@ pub(crate) fn check(g: &Graph) -> Result<(), Defect> {
         check_output(g, &nums, *v).map_err(|msg| Defect { site: Site::Output(i), msg })?;
     }
     Ok(())
+}
+
+/// The lowest-index node that lies on a cycle (`topo_order` may name one downstream of it).
+fn node_on_cycle(g: &Graph) -> Option<NodeId> {
+    tarjan_scc(&g.g)
+        .into_iter()
+        .filter(|scc| scc.len() > 1 || scc.iter().any(|&n| g.g.contains_edge(n, n)))
+        .flatten()
+        .min()
 }
 
 fn check_node(g: &Graph, nums: &Numbering, id: NodeId) -> Result<(), String> {

@@ -25,11 +25,7 @@ fn dequant(dtype: DType, bytes: &[u8]) -> Vec<f32> {
 fn assert_bits(dtype: DType, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{dtype}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert_eq!(
-            g.to_bits(),
-            w.to_bits(),
-            "{dtype} element {i}: got {g}, want {w}"
-        );
+        assert_eq!(g.to_bits(), w.to_bits(), "{dtype} element {i}: got {g}, want {w}");
     }
 }
 
@@ -202,9 +198,7 @@ fn q3_k_chosen_block() {
     b.extend(pack_q3_k_scales(&s));
     b.extend(h(d));
     let d = f16::from_f32(d).to_f32();
-    let want: Vec<f32> = (0..256)
-        .map(|e| (d * s[e / 16] as f32) * (q[e] as f32 - 4.0))
-        .collect();
+    let want: Vec<f32> = (0..256).map(|e| (d * s[e / 16] as f32) * (q[e] as f32 - 4.0)).collect();
     assert_bits(DType::Q3K, &dequant(DType::Q3K, &b), &want);
 }
 
@@ -223,10 +217,7 @@ fn pack_k4_scales(sc: &[u8; 8], mn: &[u8; 8]) -> [u8; 12] {
 
 fn chosen_scales_mins() -> ([u8; 8], [u8; 8]) {
     // Values above 15 exercise the high bits of sub-blocks 4..8.
-    (
-        [1, 63, 17, 32, 48, 5, 63, 33],
-        [0, 7, 63, 40, 21, 63, 16, 47],
-    )
+    ([1, 63, 17, 32, 48, 5, 63, 33], [0, 7, 63, 40, 21, 63, 16, 47])
 }
 
 #[test]
@@ -324,14 +315,7 @@ fn partial_blocks_are_errors() {
         let mut out = vec![0f32; n];
         let err = dequantize_row(dtype, &vec![0u8; 2 * dtype.block_bytes()], &mut out).unwrap_err();
         let block = dtype.block_elems();
-        assert_eq!(
-            err,
-            QuantError::PartialBlock {
-                dtype,
-                elems: n,
-                block
-            }
-        );
+        assert_eq!(err, QuantError::PartialBlock { dtype, elems: n, block });
         assert!(err.to_string().contains(dtype.name()), "{err}");
     }
 }

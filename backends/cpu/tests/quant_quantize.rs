@@ -43,9 +43,7 @@ fn quantized_rows_round_trip_within_a_step() {
     let mut rng = StdRng::seed_from_u64(3);
     for _ in 0..50 {
         let scale = 2f32.powi(rng.random_range(-8..8));
-        let x: Vec<f32> = (0..128)
-            .map(|_| rng.random_range(-1.0..1.0) * scale)
-            .collect();
+        let x: Vec<f32> = (0..128).map(|_| rng.random_range(-1.0..1.0) * scale).collect();
         for dtype in [DType::Q8_0, DType::Q4_0] {
             let mut b = vec![0u8; 4 * dtype.block_bytes()];
             match dtype {

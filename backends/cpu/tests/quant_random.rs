@@ -154,11 +154,7 @@ fn random_blocks_match_the_layout_bit_for_bit() {
                 let (blk, e) = (i / dtype.block_elems(), i % dtype.block_elems());
                 let block = &bytes[blk * dtype.block_bytes()..][..dtype.block_bytes()];
                 let want = spec(dtype, block, e);
-                assert_eq!(
-                    got.to_bits(),
-                    want.to_bits(),
-                    "{dtype} element {i}: {got} vs {want}"
-                );
+                assert_eq!(got.to_bits(), want.to_bits(), "{dtype} element {i}: {got} vs {want}");
             }
         }
     }
@@ -166,11 +162,7 @@ fn random_blocks_match_the_layout_bit_for_bit() {
 
 fn dot_f64(w: &[f32], x: &[f32]) -> (f64, f64) {
     let dot = w.iter().zip(x).map(|(&a, &b)| a as f64 * b as f64).sum();
-    let mag = w
-        .iter()
-        .zip(x)
-        .map(|(&a, &b)| (a as f64 * b as f64).abs())
-        .sum();
+    let mag = w.iter().zip(x).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
     (dot, mag)
 }
 
@@ -190,10 +182,7 @@ fn dot_row_equals_dequantize_then_dot() {
             let (want, mag) = dot_f64(&w, &x);
             let got = dot_row(dtype, &bytes, &x).expect("dot") as f64;
             let tol = mag * elems as f64 * f32::EPSILON as f64;
-            assert!(
-                (got - want).abs() <= tol,
-                "{dtype} n={elems}: {got} vs {want}"
-            );
+            assert!((got - want).abs() <= tol, "{dtype} n={elems}: {got} vs {want}");
         }
     }
 }
@@ -206,26 +195,17 @@ fn dot_row_on_plain_types_of_odd_length() {
         let x: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
         let as_f16: Vec<f32> = w.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
         let rows: [(DType, Vec<u8>, &[f32]); 2] = [
-            (
-                DType::F32,
-                w.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                &w,
-            ),
+            (DType::F32, w.iter().flat_map(|v| v.to_le_bytes()).collect(), &w),
             (
                 DType::F16,
-                w.iter()
-                    .flat_map(|&v| f16::from_f32(v).to_le_bytes())
-                    .collect(),
+                w.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect(),
                 &as_f16,
             ),
         ];
         for (dtype, bytes, exact) in rows {
             let (want, mag) = dot_f64(exact, &x);
             let got = dot_row(dtype, &bytes, &x).expect("dot") as f64;
-            assert!(
-                (got - want).abs() <= mag * n as f64 * 1.2e-7,
-                "{dtype} n={n}"
-            );
+            assert!((got - want).abs() <= mag * n as f64 * 1.2e-7, "{dtype} n={n}");
         }
     }
 }

@@ -70,8 +70,5 @@ fn five_bit_pair(q: u8, qh: u32, j: usize) -> (i32, i32) {
     let h0 = ((qh >> j) & 1) << 4;
     let h1 = ((qh >> (j + QK / 2)) & 1) << 4;
     // Both values are below 32, so the casts are exact.
-    (
-        (u32::from(q & 0x0F) | h0) as i32,
-        (u32::from(q >> 4) | h1) as i32,
-    )
+    ((u32::from(q & 0x0F) | h0) as i32, (u32::from(q >> 4) | h1) as i32)
 }

@@ -4,7 +4,9 @@
 //! Dequantization is bit-exact with ggml's `dequantize_row_*` (ggml-quants.c) and gguf-py's
 //! `gguf/quants.py`: each value is computed with the same f32 expression in the same order
 //! (a scale times a sub-block scale first, then times the quant, then the min subtracted), and
-//! Rust never contracts `a * b - c` into a fused multiply-add, so the roundings agree.
+//! Rust never contracts `a * b - c` into a fused multiply-add, so the roundings agree. (The
+//! products of an f16 scale with 6- and 8-bit integers are exact in f32 anyway; only the final
+//! `+ m` / `- min` rounds, which is why those must stay separate operations.)
 //!
 //! The per-type block decoders live in [`legacy`] (the 32-element types) and [`kquant`] (the
 //! 256-element super-block types); [`quantize`] holds the few quantizers the backend needs.
@@ -31,11 +33,7 @@ pub enum QuantError {
     #[error("{dtype} holds integers, not numbers that dequantize to f32")]
     NotFloat { dtype: DType },
     #[error("a {dtype} row of {elems} elements is not a whole number of {block}-element blocks")]
-    PartialBlock {
-        dtype: DType,
-        elems: usize,
-        block: usize,
-    },
+    PartialBlock { dtype: DType, elems: usize, block: usize },
     #[error("a {dtype} row of {elems} elements takes {expected} bytes, got {got}")]
     ByteLength {
         dtype: DType,
@@ -122,11 +120,7 @@ fn check_row(dtype: DType, bytes: usize, elems: usize) -> Result<(), QuantError>
     }
     let block = dtype.block_elems();
     if !elems.is_multiple_of(block) {
-        return Err(QuantError::PartialBlock {
-            dtype,
-            elems,
-            block,
-        });
+        return Err(QuantError::PartialBlock { dtype, elems, block });
     }
     // At most 4 bytes per element (F32), and `elems` f32s already fit in memory: no overflow.
     let expected = elems / block * dtype.block_bytes();
@@ -142,11 +136,7 @@ fn check_row(dtype: DType, bytes: usize, elems: usize) -> Result<(), QuantError>
 }
 
 /// Runs a block decoder over a row whose length [`check_row`] has checked.
-fn for_blocks<const B: usize, const E: usize>(
-    bytes: &[u8],
-    out: &mut [f32],
-    decode: impl Fn(&[u8; B], &mut [f32; E]),
-) {
+fn for_blocks<const B: usize, const E: usize>(bytes: &[u8], out: &mut [f32], decode: impl Fn(&[u8; B], &mut [f32; E])) {
     let (blocks, _) = bytes.as_chunks::<B>();
     let (outs, _) = out.as_chunks_mut::<E>();
     for (b, y) in blocks.iter().zip(outs) {

@@ -28,7 +28,12 @@ pub fn to_dot(g: &Graph) -> String {
     for (i, (v, name)) in g.outputs.iter().enumerate() {
         let text = escape(&format!("output {}", crate::text::quote(name)));
         let _ = writeln!(out, "  out{i} [shape=doubleoctagon, label=\"{text}\"];");
-        let _ = writeln!(out, "  n{} -> out{i} [label=\"{}\"];", v.node.index(), escape(&nums.value(g, *v)));
+        let _ = writeln!(
+            out,
+            "  n{} -> out{i} [label=\"{}\"];",
+            v.node.index(),
+            escape(&nums.value(g, *v))
+        );
     }
     out.push_str("}\n");
     out
@@ -36,7 +41,11 @@ pub fn to_dot(g: &Graph) -> String {
 
 fn node_line(g: &Graph, nums: &Numbering, id: NodeId) -> String {
     let node = g.node(id);
-    let shape = if let Op::Input { .. } | Op::Weight { .. } = node.op { "ellipse" } else { "box" };
+    let shape = if let Op::Input { .. } | Op::Weight { .. } = node.op {
+        "ellipse"
+    } else {
+        "box"
+    };
     let mut lines = vec![label(g, Some(nums), id)];
     let tys: Vec<String> = node.results.iter().map(|t| t.to_string()).collect();
     lines.push(tys.join(", "));
@@ -47,7 +56,9 @@ fn node_line(g: &Graph, nums: &Numbering, id: NodeId) -> String {
 /// The edges into `id`, in slot order (as stored, so a broken graph shows what it holds).
 fn edges(g: &Graph, nums: &Numbering, id: NodeId, out: &mut String) {
     let mut ins: Vec<(NodeId, Operand)> =
-        g.g.edges_directed(id, Direction::Incoming).map(|e| (e.source(), *e.weight())).collect();
+        g.g.edges_directed(id, Direction::Incoming)
+            .map(|e| (e.source(), *e.weight()))
+            .collect();
     ins.sort_by_key(|(_, o)| o.slot);
     for &(src, o) in &ins {
         let mut parts = vec![];
@@ -55,9 +66,19 @@ fn edges(g: &Graph, nums: &Numbering, id: NodeId, out: &mut String) {
             parts.push(o.slot.to_string());
         }
         if g.node(src).results.len() > 1 {
-            parts.push(nums.value(g, Value { node: src, index: o.result }));
+            parts.push(nums.value(
+                g,
+                Value {
+                    node: src,
+                    index: o.result,
+                },
+            ));
         }
-        let attr = if parts.is_empty() { String::new() } else { format!(" [label=\"{}\"]", escape(&parts.join(": "))) };
+        let attr = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" [label=\"{}\"]", escape(&parts.join(": ")))
+        };
         let _ = writeln!(out, "  n{} -> n{}{attr};", src.index(), id.index());
     }
 }

@@ -49,15 +49,22 @@ impl Defect {
 /// [`verify`] with the defect's site left as an id, for callers that map it elsewhere (the
 /// parser maps it to a line).
 pub(crate) fn check(g: &Graph) -> Result<(), Defect> {
-    let order = g
-        .topo_order()
-        .map_err(|id| Defect { site: Site::Node(node_on_cycle(g).unwrap_or(id)), msg: "lies on a cycle".into() })?;
+    let order = g.topo_order().map_err(|id| Defect {
+        site: Site::Node(node_on_cycle(g).unwrap_or(id)),
+        msg: "lies on a cycle".into(),
+    })?;
     let nums = Numbering::new(g, &order);
     for &id in &order {
-        check_node(g, &nums, id).map_err(|msg| Defect { site: Site::Node(id), msg })?;
+        check_node(g, &nums, id).map_err(|msg| Defect {
+            site: Site::Node(id),
+            msg,
+        })?;
     }
     for (i, (v, _)) in g.outputs.iter().enumerate() {
-        check_output(g, &nums, *v).map_err(|msg| Defect { site: Site::Output(i), msg })?;
+        check_output(g, &nums, *v).map_err(|msg| Defect {
+            site: Site::Output(i),
+            msg,
+        })?;
     }
     Ok(())
 }
@@ -74,7 +81,9 @@ fn node_on_cycle(g: &Graph) -> Option<NodeId> {
 fn check_node(g: &Graph, nums: &Numbering, id: NodeId) -> Result<(), String> {
     let node = g.node(id);
     let mut edges: Vec<(NodeId, Operand)> =
-        g.g.edges_directed(id, Direction::Incoming).map(|e| (e.source(), *e.weight())).collect();
+        g.g.edges_directed(id, Direction::Incoming)
+            .map(|e| (e.source(), *e.weight()))
+            .collect();
     edges.sort_by_key(|(_, o)| o.slot);
     check_arity(&node.op, edges.len())?;
     check_slots(&edges)?;
@@ -82,7 +91,10 @@ fn check_node(g: &Graph, nums: &Numbering, id: NodeId) -> Result<(), String> {
         let n = g.node(*src).results.len();
         if o.result as usize >= n {
             let from = label(g, Some(nums), *src);
-            return Err(format!("operand {} reads result {} of `{from}`, which has {n} result(s)", o.slot, o.result));
+            return Err(format!(
+                "operand {} reads result {} of `{from}`, which has {n} result(s)",
+                o.slot, o.result
+            ));
         }
     }
     check_results(g, id, &edges)
@@ -124,9 +136,15 @@ fn check_results(g: &Graph, id: NodeId, edges: &[(NodeId, Operand)]) -> Result<(
     }
     if node.results.len() != node.op.num_results() {
         let (want, got) = (node.op.num_results(), node.results.len());
-        return Err(format!("{} has {want} result(s), the node stores {got}", node.op.name()));
+        return Err(format!(
+            "{} has {want} result(s), the node stores {got}",
+            node.op.name()
+        ));
     }
-    let ins: Vec<&TensorType> = edges.iter().map(|(src, o)| &g.node(*src).results[o.result as usize]).collect();
+    let ins: Vec<&TensorType> = edges
+        .iter()
+        .map(|(src, o)| &g.node(*src).results[o.result as usize])
+        .collect();
     let inferred = infer::infer(&node.op, &ins)?;
     if inferred != node.results {
         return Err(format!(

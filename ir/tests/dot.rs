@@ -64,7 +64,10 @@ fn statements(dot: &str) -> (HashMap<String, String>, Vec<Edge>) {
         if let Some((from, to)) = head.split_once(" -> ") {
             edges.push((from.to_string(), to.to_string(), attr(stmt, "label")));
         } else if head != "node" {
-            assert!(nodes.insert(head.to_string(), stmt.to_string()).is_none(), "node {head} declared twice");
+            assert!(
+                nodes.insert(head.to_string(), stmt.to_string()).is_none(),
+                "node {head} declared twice"
+            );
         }
     }
     (nodes, edges)
@@ -80,7 +83,10 @@ fn check(g: &Graph) {
         let node = g.node(id);
         let stmt = &nodes[&format!("n{}", id.index())];
         let is_leaf = matches!(node.op, Op::Input { .. } | Op::Weight { .. });
-        assert!(stmt.contains(if is_leaf { "shape=ellipse" } else { "shape=box" }), "{stmt}");
+        assert!(
+            stmt.contains(if is_leaf { "shape=ellipse" } else { "shape=box" }),
+            "{stmt}"
+        );
         let label = attr(stmt, "label").unwrap_or_default();
         assert!(label.contains(node.op.name()), "{label}");
         for t in &node.results {
@@ -135,7 +141,10 @@ fn every_op_example_is_well_formed() {
     check(&g);
     let dot = to_dot(&g);
     // moe_down reads both router results: its edges say which one.
-    assert!(dot.contains("[label=\"2: %37\"]") && dot.contains("[label=\"3: %38\"]"), "{dot}");
+    assert!(
+        dot.contains("[label=\"2: %37\"]") && dot.contains("[label=\"3: %38\"]"),
+        "{dot}"
+    );
 }
 
 #[test]

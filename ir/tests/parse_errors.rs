@@ -38,20 +38,52 @@ fn attribute_errors() {
     rejects("%2 = silu %0 {k = 1} : f32[t, 4]", 1, "unknown attribute `k`");
     rejects("%2 = top_k %0 : i32[t, 2]", 1, "missing attribute `k`");
     rejects("%2 = top_k %0 {k = 1, k = 2} : i32[t, 1]", 1, "`k` given twice");
-    rejects("%2 = top_k %0 {k = true} : i32[t, 1]", 1, "`k` must be a non-negative integer");
-    rejects("%2 = top_k %0 {k = -1} : i32[t, 1]", 1, "`k` must be a non-negative integer");
-    rejects("%2 = scale %0 {factor = 1.2.3, bias = 0} : f32[t, 4]", 1, "`1.2.3` is not a number");
-    rejects("%2 = scale %0 {factor = 1, bias = 0 : f32[t, 4]", 1, "expected `,`, found `:`");
-    rejects("%2 = scale %0 {factor = , bias = 0} : f32[t, 4]", 1, "expected an attribute value, found `,`");
-    rejects("%2 = reshape %0 {shape = [t, q]} : f32[t, 4]", 1, "unknown dimension symbol `q`");
+    rejects(
+        "%2 = top_k %0 {k = true} : i32[t, 1]",
+        1,
+        "`k` must be a non-negative integer",
+    );
+    rejects(
+        "%2 = top_k %0 {k = -1} : i32[t, 1]",
+        1,
+        "`k` must be a non-negative integer",
+    );
+    rejects(
+        "%2 = scale %0 {factor = 1.2.3, bias = 0} : f32[t, 4]",
+        1,
+        "`1.2.3` is not a number",
+    );
+    rejects(
+        "%2 = scale %0 {factor = 1, bias = 0 : f32[t, 4]",
+        1,
+        "expected `,`, found `:`",
+    );
+    rejects(
+        "%2 = scale %0 {factor = , bias = 0} : f32[t, 4]",
+        1,
+        "expected an attribute value, found `,`",
+    );
+    rejects(
+        "%2 = reshape %0 {shape = [t, q]} : f32[t, 4]",
+        1,
+        "unknown dimension symbol `q`",
+    );
 }
 
 #[test]
 fn value_errors() {
     rejects("%2 = silu %7 : f32[t, 4]", 1, "`%7` is not defined on an earlier line");
-    rejects("%2 = silu %3 : f32[t, 4]\n%3 = silu %0 : f32[t, 4]", 1, "`%3` is not defined");
+    rejects(
+        "%2 = silu %3 : f32[t, 4]\n%3 = silu %0 : f32[t, 4]",
+        1,
+        "`%3` is not defined",
+    );
     rejects("%0 = input \"y\" : f32[4]", 1, "`%0` is defined twice");
-    rejects("%2 = silu %0 : f32[t, 4]\n%2 = silu %0 : f32[t, 4]", 2, "`%2` is defined twice");
+    rejects(
+        "%2 = silu %0 : f32[t, 4]\n%2 = silu %0 : f32[t, 4]",
+        2,
+        "`%2` is defined twice",
+    );
     rejects(
         "%2, %2 = moe_router %0, %1 {groups = 1, keep = 1, k = 2, norm = true, scale = 1} : i32[t, 2], f32[t, 2]",
         1,
@@ -63,10 +95,26 @@ fn value_errors() {
 #[test]
 fn result_count_errors() {
     let router = "moe_router %0, %1 {groups = 1, keep = 1, k = 2, norm = true, scale = 1}";
-    rejects(&format!("%2 = {router} : i32[t, 2], f32[t, 2]"), 1, "moe_router defines 2 value(s), the line names 1");
-    rejects(&format!("%2, %3 = {router} : i32[t, 2]"), 1, "moe_router has 2 result type(s), the line gives 1");
-    rejects("%2 = input \"y\" : f32[4], f32[4]", 1, "input has 1 result type(s), the line gives 2");
-    rejects("%2, %3 = silu %0 : f32[t, 4], f32[t, 4]", 1, "silu defines 1 value(s), the line names 2");
+    rejects(
+        &format!("%2 = {router} : i32[t, 2], f32[t, 2]"),
+        1,
+        "moe_router defines 2 value(s), the line names 1",
+    );
+    rejects(
+        &format!("%2, %3 = {router} : i32[t, 2]"),
+        1,
+        "moe_router has 2 result type(s), the line gives 1",
+    );
+    rejects(
+        "%2 = input \"y\" : f32[4], f32[4]",
+        1,
+        "input has 1 result type(s), the line gives 2",
+    );
+    rejects(
+        "%2, %3 = silu %0 : f32[t, 4], f32[t, 4]",
+        1,
+        "silu defines 1 value(s), the line names 2",
+    );
 }
 
 #[test]
@@ -82,13 +130,21 @@ fn type_syntax_errors() {
 
 #[test]
 fn line_syntax_errors() {
-    rejects("%2 = silu %0 : f32[t, 4] \"n\" extra", 1, "unexpected `extra` at the end of the line");
+    rejects(
+        "%2 = silu %0 : f32[t, 4] \"n\" extra",
+        1,
+        "unexpected `extra` at the end of the line",
+    );
     rejects("%2 = silu %0 : f32[t, 4] \"n\" \"m\"", 1, "unexpected string \"m\"");
     rejects("output %0 \"a\" \"b\"", 1, "unexpected string \"b\"");
     rejects("output %0", 1, "expected the output's name in quotes");
     rejects("%2 silu %0 : f32[t, 4]", 1, "expected `=`, found `silu`");
     rejects("silu %0 : f32[t, 4]", 1, "expected `%value = op ...`");
-    rejects("%2 = silu %0 %1 : f32[t, 4]", 1, "expected `,`, `{` or `:` after an operand");
+    rejects(
+        "%2 = silu %0 %1 : f32[t, 4]",
+        1,
+        "expected `,`, `{` or `:` after an operand",
+    );
     rejects("%2 = silu %0 : f32[t, 4] \"open", 1, "unterminated string");
     rejects("%2 = silu %0 : f32[t, 4] # x", 1, "unexpected character '#'");
     rejects("%2 = = %0 : f32[t, 4]", 1, "expected an op name");
@@ -105,10 +161,22 @@ fn quoted_name_errors() {
 /// Defects only the verifier sees are reported at their node's line.
 #[test]
 fn verifier_errors_carry_the_line() {
-    rejects("%2 = silu %0 : f32[t, 8]", 1, "stored result type(s) f32[t, 8] differ from the inferred f32[t, 4]");
+    rejects(
+        "%2 = silu %0 : f32[t, 8]",
+        1,
+        "stored result type(s) f32[t, 8] differ from the inferred f32[t, 4]",
+    );
     rejects("%2 = add %0 : f32[t, 4]", 1, "add takes 2 operand(s), got 1");
-    rejects("%2 = silu %0 : f32[t, 4]\n%3 = top_k %2 {k = 5} : i32[t, 5]", 2, "k = 5");
-    rejects("%2 = input \"s\" : f32[]\n%3 = input \"i\" : i32[]\n%4 = gather %2, %3 : f32[]", 3, "gather");
+    rejects(
+        "%2 = silu %0 : f32[t, 4]\n%3 = top_k %2 {k = 5} : i32[t, 5]",
+        2,
+        "k = 5",
+    );
+    rejects(
+        "%2 = input \"s\" : f32[]\n%3 = input \"i\" : i32[]\n%4 = gather %2, %3 : f32[]",
+        3,
+        "gather",
+    );
 }
 
 #[test]
@@ -121,8 +189,9 @@ fn comments_and_blank_lines_count_as_lines() {
 #[test]
 fn mangled_text_never_panics() {
     let base = every_op_canonical();
-    let pieces =
-        ["%3", "%99", ",", "=", ":", "{", "}", "[", "]", "\"", "t", "kv", "0", "-1", "1e99", "NaN", "f32", ";"];
+    let pieces = [
+        "%3", "%99", ",", "=", ":", "{", "}", "[", "]", "\"", "t", "kv", "0", "-1", "1e99", "NaN", "f32", ";",
+    ];
     let mut rng = StdRng::seed_from_u64(7);
     let mut parsed = 0;
     for case in 0..3000 {

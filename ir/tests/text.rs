@@ -28,14 +28,34 @@ fn every_op_example_is_a_fixed_point() {
 fn every_op_example_has_the_types_and_names_written() {
     let g = parse_ok(EVERY_OP);
     let order = g.topo_order().unwrap();
-    let router = order.iter().copied().find(|&id| matches!(g.node(id).op, Op::MoeRouter { .. })).unwrap();
+    let router = order
+        .iter()
+        .copied()
+        .find(|&id| matches!(g.node(id).op, Op::MoeRouter { .. }))
+        .unwrap();
     let node = g.node(router);
     assert_eq!(node.name.as_deref(), Some("router.0"));
-    assert_eq!(node.results[0], TensorType::new(DType::I32, lingot_ir::shape![lingot_ir::Sym::T, 4]));
-    assert_eq!(node.op, Op::MoeRouter { groups: 4, keep: 2, k: 4, norm: true, scale: 2.5 });
+    assert_eq!(
+        node.results[0],
+        TensorType::new(DType::I32, lingot_ir::shape![lingot_ir::Sym::T, 4])
+    );
+    assert_eq!(
+        node.op,
+        Op::MoeRouter {
+            groups: 4,
+            keep: 2,
+            k: 4,
+            norm: true,
+            scale: 2.5
+        }
+    );
     let swiglu = order.iter().copied().find(|&id| g.node(id).op == Op::SwiGlu).unwrap();
     assert_eq!(g.node(swiglu).name.as_deref(), Some("a \"quoted\" name\twith\\escapes"));
-    let scale = order.iter().copied().find(|&id| matches!(g.node(id).op, Op::Scale { .. })).unwrap();
+    let scale = order
+        .iter()
+        .copied()
+        .find(|&id| matches!(g.node(id).op, Op::Scale { .. }))
+        .unwrap();
     match g.node(scale).op {
         Op::Scale { factor, bias } => assert_eq!((factor, bias.to_bits()), (2.5, (-0.0f32).to_bits())),
         ref other => panic!("{other:?}"),
@@ -113,7 +133,13 @@ fn float_attributes_keep_their_bits() {
         let got: Vec<u32> = back
             .g
             .node_weights()
-            .filter_map(|n| if let Op::Scale { factor, .. } = n.op { Some(factor.to_bits()) } else { None })
+            .filter_map(|n| {
+                if let Op::Scale { factor, .. } = n.op {
+                    Some(factor.to_bits())
+                } else {
+                    None
+                }
+            })
             .collect();
         assert_eq!(got, vec![b], "{x:?}");
     }
@@ -144,7 +170,9 @@ fn holes_and_out_of_order_indices_print_in_topological_order() {
         let mut g = random::graph(1000 + seed, 30);
         let outputs: Vec<_> = g.outputs.iter().map(|(v, _)| v.node).collect();
         let leaves: Vec<_> =
-            g.g.node_indices().filter(|&id| g.users(id).is_empty() && !outputs.contains(&id)).collect();
+            g.g.node_indices()
+                .filter(|&id| g.users(id).is_empty() && !outputs.contains(&id))
+                .collect();
         for id in leaves.into_iter().step_by(2) {
             g.g.remove_node(id);
         }

@@ -16,7 +16,14 @@ fn base() -> (Graph, Value, Value) {
 }
 
 fn add_node(g: &mut Graph, op: Op, results: Vec<TensorType>, name: &str, operands: &[Value]) -> NodeId {
-    g.add_node(Node { op, results, name: Some(name.into()) }, operands)
+    g.add_node(
+        Node {
+            op,
+            results,
+            name: Some(name.into()),
+        },
+        operands,
+    )
 }
 
 /// Asserts the error names `node` exactly and its message contains `msg`.
@@ -48,8 +55,14 @@ fn cycle_names_a_node_on_it() {
     g.g.add_edge(k.node, s.node, Operand { slot: 2, result: 0 });
     let err = verify(&g).unwrap_err();
     let on_cycle = [
-        IrError::Type { node: "#2 = add \"sum\"".into(), msg: "lies on a cycle".into() },
-        IrError::Type { node: "#3 = silu \"act\"".into(), msg: "lies on a cycle".into() },
+        IrError::Type {
+            node: "#2 = add \"sum\"".into(),
+            msg: "lies on a cycle".into(),
+        },
+        IrError::Type {
+            node: "#3 = silu \"act\"".into(),
+            msg: "lies on a cycle".into(),
+        },
     ];
     assert!(on_cycle.contains(&err), "{err:?}");
 }
@@ -87,14 +100,26 @@ fn wrong_arity() {
 #[test]
 fn variadic_arity() {
     let (mut g, x, w) = base();
-    add_node(&mut g, Op::MoeDown, vec![f32t(shape![Sym::T, 8])], "ffn_out.1", &[x, w, x]);
+    add_node(
+        &mut g,
+        Op::MoeDown,
+        vec![f32t(shape![Sym::T, 8])],
+        "ffn_out.1",
+        &[x, w, x],
+    );
     assert_defect(&g, "%2 = moe_down \"ffn_out.1\"", "takes at least 4 operand(s), got 3");
 }
 
 #[test]
 fn operands_on_an_input() {
     let (mut g, x, _) = base();
-    add_node(&mut g, Op::Input { name: "y".into() }, vec![f32t(shape![1])], "dbg", &[x]);
+    add_node(
+        &mut g,
+        Op::Input { name: "y".into() },
+        vec![f32t(shape![1])],
+        "dbg",
+        &[x],
+    );
     assert_defect(&g, "%2 = input \"y\" \"dbg\"", "input takes 0 operand(s), got 1");
 }
 
@@ -129,7 +154,11 @@ fn too_many_results() {
     let (mut g, x, _) = base();
     let i2 = TensorType::new(DType::I32, shape![Sym::T, 2]);
     add_node(&mut g, Op::TopK { k: 2 }, vec![i2.clone(), i2], "ffn_moe_topk.3", &[x]);
-    assert_defect(&g, "%2, %3 = top_k \"ffn_moe_topk.3\"", "top_k has 1 result(s), the node stores 2");
+    assert_defect(
+        &g,
+        "%2, %3 = top_k \"ffn_moe_topk.3\"",
+        "top_k has 1 result(s), the node stores 2",
+    );
 }
 
 #[test]
@@ -137,23 +166,54 @@ fn too_few_results_on_moe_router() {
     let mut g = Graph::new();
     let logits = g.input("logits", f32t(shape![Sym::T, 16]));
     let bias = g.weight("bias", f32t(shape![16]));
-    let op = Op::MoeRouter { groups: 4, keep: 2, k: 4, norm: true, scale: 1.0 };
-    add_node(&mut g, op, vec![TensorType::new(DType::I32, shape![Sym::T, 4])], "router", &[logits, bias]);
-    assert_defect(&g, "%2 = moe_router \"router\"", "moe_router has 2 result(s), the node stores 1");
+    let op = Op::MoeRouter {
+        groups: 4,
+        keep: 2,
+        k: 4,
+        norm: true,
+        scale: 1.0,
+    };
+    add_node(
+        &mut g,
+        op,
+        vec![TensorType::new(DType::I32, shape![Sym::T, 4])],
+        "router",
+        &[logits, bias],
+    );
+    assert_defect(
+        &g,
+        "%2 = moe_router \"router\"",
+        "moe_router has 2 result(s), the node stores 1",
+    );
 }
 
 #[test]
 fn weight_with_two_results() {
     let mut g = Graph::new();
-    let node = Node { op: Op::Weight { name: "blk.0.w".into() }, results: vec![f32t(shape![2]); 2], name: None };
+    let node = Node {
+        op: Op::Weight { name: "blk.0.w".into() },
+        results: vec![f32t(shape![2]); 2],
+        name: None,
+    };
     g.add_node(node, &[]);
-    assert_defect(&g, "%0, %1 = weight \"blk.0.w\"", "weight must have exactly 1 result, has 2");
+    assert_defect(
+        &g,
+        "%0, %1 = weight \"blk.0.w\"",
+        "weight must have exactly 1 result, has 2",
+    );
 }
 
 #[test]
 fn input_without_result() {
     let mut g = Graph::new();
-    g.add_node(Node { op: Op::Input { name: "tokens".into() }, results: vec![], name: None }, &[]);
+    g.add_node(
+        Node {
+            op: Op::Input { name: "tokens".into() },
+            results: vec![],
+            name: None,
+        },
+        &[],
+    );
     assert_defect(&g, "_ = input \"tokens\"", "input must have exactly 1 result, has 0");
 }
 
@@ -161,8 +221,18 @@ fn input_without_result() {
 fn stored_type_differs_from_inference() {
     let (mut g, x, w) = base();
     let s = g.push_named(Op::Add, &[x, w], "sum").unwrap();
-    add_node(&mut g, Op::Silu, vec![TensorType::new(DType::F16, shape![Sym::T, 8])], "ffn_act.2", &[s]);
-    assert_defect(&g, "%3 = silu \"ffn_act.2\"", "stored result type(s) f16[t, 8] differ from the inferred f32[t, 8]");
+    add_node(
+        &mut g,
+        Op::Silu,
+        vec![TensorType::new(DType::F16, shape![Sym::T, 8])],
+        "ffn_act.2",
+        &[s],
+    );
+    assert_defect(
+        &g,
+        "%3 = silu \"ffn_act.2\"",
+        "stored result type(s) f16[t, 8] differ from the inferred f32[t, 8]",
+    );
 }
 
 #[test]
@@ -179,10 +249,22 @@ fn labels_use_printed_numbers() {
     let mut g = Graph::new();
     let logits = g.input("logits", f32t(shape![Sym::T, 16]));
     let bias = g.weight("bias", f32t(shape![16]));
-    let op = Op::MoeRouter { groups: 4, keep: 2, k: 4, norm: true, scale: 1.0 };
+    let op = Op::MoeRouter {
+        groups: 4,
+        keep: 2,
+        k: 4,
+        norm: true,
+        scale: 1.0,
+    };
     let r = g.push(op, &[logits, bias]).unwrap();
     let weights = Value { node: r, index: 1 };
-    add_node(&mut g, Op::Scale { factor: 2.0, bias: 0.0 }, vec![f32t(shape![Sym::T, 5])], "scaled", &[weights]);
+    add_node(
+        &mut g,
+        Op::Scale { factor: 2.0, bias: 0.0 },
+        vec![f32t(shape![Sym::T, 5])],
+        "scaled",
+        &[weights],
+    );
     assert_defect(&g, "%4 = scale \"scaled\"", "differ from the inferred f32[t, 4]");
 }
 
@@ -200,7 +282,11 @@ fn output_of_a_missing_result() {
     let (mut g, x, _) = base();
     g.output(x, "ok");
     g.output(Value { node: x.node, index: 3 }, "bad");
-    assert_defect(&g, "output \"bad\"", "refers to result 3 of `%0 = input \"x\"`, which has 1 result(s)");
+    assert_defect(
+        &g,
+        "output \"bad\"",
+        "refers to result 3 of `%0 = input \"x\"`, which has 1 result(s)",
+    );
 }
 
 #[test]
@@ -239,14 +325,23 @@ fn random_operand_types_never_panic() {
         let op = ops.choose(&mut rng).unwrap().clone();
         let mut g = Graph::new();
         let n = rng.random_range(0..=6);
-        let operands: Vec<Value> = (0..n).map(|i| g.input(&format!("in{i}"), random_ty(&mut rng))).collect();
+        let operands: Vec<Value> = (0..n)
+            .map(|i| g.input(&format!("in{i}"), random_ty(&mut rng)))
+            .collect();
         let tys: Vec<&TensorType> = operands.iter().map(|v| g.ty(*v)).collect();
         // Half the time store what inference says, so some cases must verify.
         let results = match lingot_ir::infer::infer(&op, &tys) {
             Ok(r) if rng.random_bool(0.5) => r,
             _ => (0..op.num_results()).map(|_| random_ty(&mut rng)).collect(),
         };
-        g.add_node(Node { op: op.clone(), results, name: None }, &operands);
+        g.add_node(
+            Node {
+                op: op.clone(),
+                results,
+                name: None,
+            },
+            &operands,
+        );
         let r = std::panic::catch_unwind(|| verify(&g));
         match r {
             Err(_) => panic!("case {case}: verify panicked on {}", lingot_ir::print(&g)),

@@ -45,7 +45,10 @@ impl Parser {
             None => Ok(()),
             Some(Tok::Word(w)) if w == "output" => self.output(&mut c, line),
             Some(Tok::Value(_)) => self.node(&mut c, line),
-            Some(_) => Err(format!("expected `%value = op ...` or `output %value \"name\"`, found {}", c.found())),
+            Some(_) => Err(format!(
+                "expected `%value = op ...` or `output %value \"name\"`, found {}",
+                c.found()
+            )),
         }
     }
 
@@ -66,7 +69,11 @@ impl Parser {
         let (operands, label) = self.args(c)?;
         let mut attrs = if c.eat('{') { attrs(c)? } else { vec![] };
         let results = c.list(ty)?;
-        let debug = if let Some(Tok::Str(_)) = c.peek() { Some(c.string("a debug name")?) } else { None };
+        let debug = if let Some(Tok::Str(_)) = c.peek() {
+            Some(c.string("a debug name")?)
+        } else {
+            None
+        };
         c.end()?;
         match (op_name.as_str(), label) {
             ("input" | "weight", Some(label)) => attrs.push(("name".into(), Attr::Str(label))),
@@ -76,7 +83,14 @@ impl Parser {
         }
         let op = op_from_parts(&op_name, &attrs)?;
         check_counts(&op, names.len(), results.len())?;
-        let id = self.g.add_node(Node { op, results, name: debug }, &operands);
+        let id = self.g.add_node(
+            Node {
+                op,
+                results,
+                name: debug,
+            },
+            &operands,
+        );
         self.node_lines.insert(id, line);
         self.define(&names, id)
     }
@@ -105,13 +119,21 @@ impl Parser {
                     c.pos -= 1;
                     return Ok((vals, label));
                 }
-                _ => return Err(format!("expected `,`, `{{` or `:` after an operand, found {}", c.found_prev())),
+                _ => {
+                    return Err(format!(
+                        "expected `,`, `{{` or `:` after an operand, found {}",
+                        c.found_prev()
+                    ))
+                }
             }
         }
     }
 
     fn lookup(&self, name: &str) -> Result<Value, String> {
-        self.values.get(name).copied().ok_or_else(|| format!("`%{name}` is not defined on an earlier line"))
+        self.values
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("`%{name}` is not defined on an earlier line"))
     }
 
     fn define(&mut self, names: &[String], id: NodeId) -> Result<(), String> {
@@ -119,7 +141,13 @@ impl Parser {
             if self.values.contains_key(name) || names[..i].contains(name) {
                 return Err(format!("`%{name}` is defined twice"));
             }
-            self.values.insert(name.clone(), Value { node: id, index: i as u32 });
+            self.values.insert(
+                name.clone(),
+                Value {
+                    node: id,
+                    index: i as u32,
+                },
+            );
         }
         Ok(())
     }
@@ -145,7 +173,10 @@ fn check_counts(op: &Op, names: usize, types: usize) -> Result<(), String> {
         return Err(format!("{} defines {want} value(s), the line names {names}", op.name()));
     }
     if types != want {
-        return Err(format!("{} has {want} result type(s), the line gives {types}", op.name()));
+        return Err(format!(
+            "{} has {want} result type(s), the line gives {types}",
+            op.name()
+        ));
     }
     Ok(())
 }
@@ -184,7 +215,9 @@ fn number(w: &str) -> Result<Attr, String> {
     if let Ok(n) = w.parse::<usize>() {
         return Ok(Attr::Int(n));
     }
-    w.parse::<f32>().map(Attr::Float).map_err(|_| format!("`{w}` is not a number"))
+    w.parse::<f32>()
+        .map(Attr::Float)
+        .map_err(|_| format!("`{w}` is not a number"))
 }
 
 /// `f32[t, 64]`.
@@ -238,7 +271,9 @@ impl<'a> Cursor<'a> {
 
     /// The token just consumed, for an error message.
     fn found_prev(&self) -> String {
-        self.toks.get(self.pos.wrapping_sub(1)).map_or("the end of the line".into(), Tok::describe)
+        self.toks
+            .get(self.pos.wrapping_sub(1))
+            .map_or("the end of the line".into(), Tok::describe)
     }
 
     fn eat(&mut self, p: char) -> bool {

@@ -11,31 +11,55 @@ use crate::{Attr, Op, Shape};
 pub fn op_from_parts<K: AsRef<str>>(name: &str, attrs: &[(K, Attr)]) -> Result<Op, String> {
     let mut a = Attrs::new(name, attrs)?;
     let op = match name {
-        "input" => Op::Input { name: a.string("name")? },
-        "weight" => Op::Weight { name: a.string("name")? },
+        "input" => Op::Input {
+            name: a.string("name")?,
+        },
+        "weight" => Op::Weight {
+            name: a.string("name")?,
+        },
         "get_rows" => Op::GetRows,
         "mul_mat" => Op::MulMat,
         "mul_mat_id" => Op::MulMatId,
         "add" => Op::Add,
         "mul" => Op::Mul,
         "div" => Op::Div,
-        "scale" => Op::Scale { factor: a.float("factor")?, bias: a.float("bias")? },
+        "scale" => Op::Scale {
+            factor: a.float("factor")?,
+            bias: a.float("bias")?,
+        },
         "silu" => Op::Silu,
         "sigmoid" => Op::Sigmoid,
         "soft_max" => Op::SoftMax,
         "rms_norm" => Op::RmsNorm { eps: a.float("eps")? },
-        "rope" => {
-            Op::Rope { n_rot: a.int("n_rot")?, freq_base: a.float("freq_base")?, freq_scale: a.float("freq_scale")? }
-        }
-        "argsort" => Op::Argsort { descending: a.bool("descending")? },
+        "rope" => Op::Rope {
+            n_rot: a.int("n_rot")?,
+            freq_base: a.float("freq_base")?,
+            freq_scale: a.float("freq_scale")?,
+        },
+        "argsort" => Op::Argsort {
+            descending: a.bool("descending")?,
+        },
         "top_k" => Op::TopK { k: a.int("k")? },
-        "group_mask" => Op::GroupMask { groups: a.int("groups")?, keep: a.int("keep")? },
+        "group_mask" => Op::GroupMask {
+            groups: a.int("groups")?,
+            keep: a.int("keep")?,
+        },
         "gather" => Op::Gather,
         "sum" => Op::Sum { axis: a.int("axis")? },
-        "reshape" => Op::Reshape { shape: a.shape("shape")? },
-        "slice" => Op::Slice { axis: a.int("axis")?, start: a.int("start")?, len: a.int("len")? },
-        "kv_write" => Op::KvWrite { cache: a.string("cache")? },
-        "attention" => Op::Attention { scale: a.float("scale")? },
+        "reshape" => Op::Reshape {
+            shape: a.shape("shape")?,
+        },
+        "slice" => Op::Slice {
+            axis: a.int("axis")?,
+            start: a.int("start")?,
+            len: a.int("len")?,
+        },
+        "kv_write" => Op::KvWrite {
+            cache: a.string("cache")?,
+        },
+        "attention" => Op::Attention {
+            scale: a.float("scale")?,
+        },
         "rms_norm_mul" => Op::RmsNormMul { eps: a.float("eps")? },
         "swiglu" => Op::SwiGlu,
         "moe_router" => Op::MoeRouter {
@@ -67,7 +91,11 @@ impl<'a, K: AsRef<str>> Attrs<'a, K> {
                 return Err(format!("{op}: attribute `{}` given twice", k.as_ref()));
             }
         }
-        Ok(Attrs { op, list, used: vec![false; list.len()] })
+        Ok(Attrs {
+            op,
+            list,
+            used: vec![false; list.len()],
+        })
     }
 
     fn take(&mut self, key: &str) -> Result<&'a Attr, String> {
@@ -81,7 +109,11 @@ impl<'a, K: AsRef<str>> Attrs<'a, K> {
     }
 
     fn mistyped(&self, key: &str, want: &str, got: &Attr) -> String {
-        format!("{}: attribute `{key}` must be {want}, got {}", self.op, super::print::attr(got))
+        format!(
+            "{}: attribute `{key}` must be {want}, got {}",
+            self.op,
+            super::print::attr(got)
+        )
     }
 
     fn int(&mut self, key: &str) -> Result<usize, String> {

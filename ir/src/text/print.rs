@@ -55,7 +55,9 @@ impl Numbering {
         if n == 0 {
             return "_".into();
         }
-        let vals: Vec<String> = (0..n as u32).map(|index| self.value(g, Value { node: id, index })).collect();
+        let vals: Vec<String> = (0..n as u32)
+            .map(|index| self.value(g, Value { node: id, index }))
+            .collect();
         vals.join(", ")
     }
 }
@@ -84,7 +86,13 @@ pub fn print(g: &Graph) -> String {
 
 fn node_line(g: &Graph, nums: &Numbering, id: NodeId) -> String {
     let node = g.node(id);
-    let lhs = format!("{} = {}{}{}", nums.results(g, id), node.op.name(), args(g, nums, id), attrs(&node.op));
+    let lhs = format!(
+        "{} = {}{}{}",
+        nums.results(g, id),
+        node.op.name(),
+        args(g, nums, id),
+        attrs(&node.op)
+    );
     let types = types(node);
     match &node.name {
         Some(name) => format!("{lhs:<LHS_WIDTH$} : {types:<TYPES_WIDTH$}  {}", quote(name)),

@@ -12,7 +12,11 @@ pub const EVERY_OP: &str = include_str!("../data/every_op.ir");
 
 /// [`EVERY_OP`] without its comment lines: exactly what the printer must write for it.
 pub fn every_op_canonical() -> String {
-    EVERY_OP.lines().filter(|l| !l.starts_with(';')).map(|l| format!("{l}\n")).collect()
+    EVERY_OP
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// How many variants `Op` has; [`variant_index`] numbers them `0..VARIANTS`.

@@ -11,7 +11,16 @@ use rand::{Rng, SeedableRng};
 const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
 /// Debug names chosen from here exercise escapes, `;` and non-ASCII text.
-const NAMES: [&str; 8] = ["ffn_moe_topk.3", "attn_qkv.0", "a;b", "quote\"d", "tab\there", "ünï ☃", "ctl\u{1}", ""];
+const NAMES: [&str; 8] = [
+    "ffn_moe_topk.3",
+    "attn_qkv.0",
+    "a;b",
+    "quote\"d",
+    "tab\there",
+    "ünï ☃",
+    "ctl\u{1}",
+    "",
+];
 
 pub struct Gen {
     rng: StdRng,
@@ -22,7 +31,12 @@ pub struct Gen {
 
 /// A valid random graph from `seed` with about `steps` ops, some named, with 1 to 3 outputs.
 pub fn graph(seed: u64, steps: usize) -> Graph {
-    let mut gen = Gen { rng: StdRng::seed_from_u64(seed), g: Graph::new(), pool: vec![], fresh: 0 };
+    let mut gen = Gen {
+        rng: StdRng::seed_from_u64(seed),
+        g: Graph::new(),
+        pool: vec![],
+        fresh: 0,
+    };
     for _ in 0..steps {
         gen.step();
     }
@@ -40,7 +54,10 @@ impl Gen {
 
     fn step(&mut self) {
         let (op, operands) = self.random_op();
-        let id = self.g.push(op.clone(), &operands).unwrap_or_else(|e| panic!("generator built a bad {op:?}: {e}"));
+        let id = self
+            .g
+            .push(op.clone(), &operands)
+            .unwrap_or_else(|e| panic!("generator built a bad {op:?}: {e}"));
         if self.rng.random_bool(0.3) {
             self.g.node_mut(id).name = Some(NAMES.choose(&mut self.rng).copied().unwrap_or("x").to_string());
         }
@@ -98,7 +115,9 @@ impl Gen {
     /// A float attribute: a familiar value, or any bit pattern (NaN and infinities included).
     fn float(&mut self) -> f32 {
         if self.rng.random_bool(0.5) {
-            *[1e-6, 0.5, 2.5, 10000.0, -0.0, f32::INFINITY, 0.1].choose(&mut self.rng).unwrap_or(&1.0)
+            *[1e-6, 0.5, 2.5, 10000.0, -0.0, f32::INFINITY, 0.1]
+                .choose(&mut self.rng)
+                .unwrap_or(&1.0)
         } else {
             f32::from_bits(self.rng.random())
         }
@@ -174,7 +193,10 @@ impl Gen {
         }
         let dtype = self.float_dtype();
         let b = self.operand(TensorType::new(dtype, Shape(dims)));
-        let op = [Op::Add, Op::Mul, Op::Div, Op::SwiGlu].choose(&mut self.rng).cloned().unwrap_or(Op::Add);
+        let op = [Op::Add, Op::Mul, Op::Div, Op::SwiGlu]
+            .choose(&mut self.rng)
+            .cloned()
+            .unwrap_or(Op::Add);
         if self.rng.random_bool(0.5) {
             (op, vec![a, b])
         } else {
@@ -185,7 +207,10 @@ impl Gen {
     fn unary(&mut self) -> (Op, Vec<Value>) {
         let a = self.float_value(1);
         let op = match self.rng.random_range(0..5) {
-            0 => Op::Scale { factor: self.float(), bias: self.float() },
+            0 => Op::Scale {
+                factor: self.float(),
+                bias: self.float(),
+            },
             1 => Op::Silu,
             2 => Op::Sigmoid,
             3 => Op::SoftMax,
@@ -202,7 +227,10 @@ impl Gen {
     }
 
     fn get_rows(&mut self) -> (Op, Vec<Value>) {
-        let ids = self.pick(|t| t.dtype == DType::I32, |_| TensorType::new(DType::I32, Shape(vec![Dim::Sym(Sym::T)])));
+        let ids = self.pick(
+            |t| t.dtype == DType::I32,
+            |_| TensorType::new(DType::I32, Shape(vec![Dim::Sym(Sym::T)])),
+        );
         let (v, h, dtype) = (self.cdim(), self.cdim(), self.any_dtype());
         let table = self.operand(TensorType::new(dtype, Shape(vec![Dim::Const(v * 10), Dim::Const(h)])));
         (Op::GetRows, vec![table, ids])
@@ -242,7 +270,14 @@ impl Gen {
         let d = self.ty(x).shape.last().and_then(Dim::as_const).unwrap_or(0);
         let n_rot = 2 * self.rng.random_range(0..=d / 2);
         let pos = self.operand(TensorType::new(DType::I32, Shape(vec![self.ty(x).shape.0[0]])));
-        (Op::Rope { n_rot, freq_base: self.float(), freq_scale: self.float() }, vec![x, pos])
+        (
+            Op::Rope {
+                n_rot,
+                freq_base: self.float(),
+                freq_scale: self.float(),
+            },
+            vec![x, pos],
+        )
     }
 
     fn sort(&mut self) -> (Op, Vec<Value>) {
@@ -250,15 +285,27 @@ impl Gen {
         let x = self.float_rank_const_last(rank);
         let n = self.ty(x).shape.last().and_then(Dim::as_const).unwrap_or(1);
         if self.rng.random_bool(0.5) {
-            (Op::Argsort { descending: self.rng.random_bool(0.5) }, vec![x])
+            (
+                Op::Argsort {
+                    descending: self.rng.random_bool(0.5),
+                },
+                vec![x],
+            )
         } else {
-            (Op::TopK { k: self.rng.random_range(1..=n) }, vec![x])
+            (
+                Op::TopK {
+                    k: self.rng.random_range(1..=n),
+                },
+                vec![x],
+            )
         }
     }
 
     /// Some valid `(groups, keep)` for `e` experts, if any.
     fn groups(&mut self, e: usize) -> Option<(usize, usize)> {
-        let ok: Vec<usize> = (1..=e).filter(|g| e.is_multiple_of(*g) && (*g == 1 || e / g >= 2)).collect();
+        let ok: Vec<usize> = (1..=e)
+            .filter(|g| e.is_multiple_of(*g) && (*g == 1 || e / g >= 2))
+            .collect();
         let groups = *ok.choose(&mut self.rng)?;
         Some((groups, self.rng.random_range(1..=groups)))
     }
@@ -324,7 +371,9 @@ impl Gen {
             |s| TensorType::new(s.any_dtype(), Shape(vec![Dim::Sym(Sym::T), Dim::Const(s.cdim())])),
         );
         let dims = self.ty(x).shape.0;
-        let axes: Vec<usize> = (0..dims.len()).filter(|&a| matches!(dims[a], Dim::Const(n) if n >= 1)).collect();
+        let axes: Vec<usize> = (0..dims.len())
+            .filter(|&a| matches!(dims[a], Dim::Const(n) if n >= 1))
+            .collect();
         let axis = *axes.choose(&mut self.rng).unwrap_or(&0);
         let n = dims[axis].as_const().unwrap_or(1);
         let start = self.rng.random_range(0..n);
@@ -370,7 +419,13 @@ impl Gen {
         let n = e.as_const().unwrap_or(2);
         let (groups, keep) = self.groups(n).unwrap_or((1, 1));
         let k = self.rng.random_range(1..=n);
-        let op = Op::MoeRouter { groups, keep, k, norm: self.rng.random_bool(0.5), scale: self.float() };
+        let op = Op::MoeRouter {
+            groups,
+            keep,
+            k,
+            norm: self.rng.random_bool(0.5),
+            scale: self.float(),
+        };
         (op, vec![logits, bias])
     }
 

@@ -15,20 +15,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate text from a prompt, or chat (--chat), with llama.cpp's sampling flags.
+    Run(commands::run::RunArgs),
+    /// Score a text file: perplexity as llama-perplexity computes it.
+    Perplexity(commands::perplexity::PerplexityArgs),
+    /// Print the token ids of a text (or of a conversation, --chat) as a JSON array.
+    Tokenize(commands::tokenize::TokenizeArgs),
     /// Write the logits of a token sequence (float32 .npy) and optionally the experts chosen.
     Logits(commands::logits::LogitsArgs),
     /// Print a model's IR (text or Graphviz DOT) on stdout.
     DumpIr(commands::dump_ir::DumpIrArgs),
+    /// List the GPU adapters wgpu sees (the N of --device N).
+    Devices,
     /// Work with text IR files.
     #[command(subcommand)]
     Ir(commands::dump_ir::IrCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::perplexity::expand_llama_flags(std::env::args_os()));
     let result = match cli.command {
+        Command::Run(a) => commands::run::run(a),
+        Command::Perplexity(a) => commands::perplexity::run(a),
+        Command::Tokenize(a) => commands::tokenize::run(a),
         Command::Logits(a) => commands::logits::run(a),
         Command::DumpIr(a) => commands::dump_ir::run(a),
+        Command::Devices => commands::devices::run(),
         Command::Ir(c) => commands::dump_ir::run_ir(c),
     };
     match result {

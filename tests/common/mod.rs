@@ -96,3 +96,43 @@ pub fn assert_routing_match(what: &str, got: &[Vec<Vec<i32>>], want: &[Vec<Vec<i
         }
     }
 }
+
+/// `$LINGOT_DATA`, else `../shared/data` from the project root (the texts perplexity is measured on).
+/// Panics with a clear message when it is missing.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("LINGOT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.join("pride_and_prejudice.txt").is_file(),
+        "data not found at {} (set LINGOT_DATA to the shared/data folder)",
+        dir.display()
+    );
+    dir
+}
+
+/// The `lingot` binary's output for `args`, with `stdin` as its standard input (empty when `None`).
+pub fn lingot(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lingot"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start lingot: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    // A command that fails early may not read its input: a broken pipe here is not the test's business.
+    let _ = input.write_all(stdin.unwrap_or("").as_bytes());
+    drop(input);
+    child.wait_with_output().unwrap_or_else(|e| panic!("lingot {args:?}: {e}"))
+}
+
+/// Like [`lingot`], asserting success; returns stdout.
+pub fn lingot_ok(args: &[&str], stdin: Option<&str>) -> String {
+    let out = lingot(args, stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "lingot {args:?} failed ({}): {stderr}", out.status);
+    String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("lingot {args:?}: stdout is not UTF-8: {e}"))
+}

@@ -2,7 +2,7 @@
 //!
 //! A model is a [`Graph`] of [`Op`] nodes over tensors whose [`TensorType`] is a [`DType`] and a
 //! [`Shape`] that may hold the symbols `t` (tokens in the batch) and `kv` (cached positions).
-//! The graph has a text form ([`print`], [`parse`]; `print(parse(s))` is a fixed point), a
+//! The graph has a text form ([`print()`], [`parse()`]; `print(parse(s))` is a fixed point), a
 //! verifier that names the offending node, and a Graphviz export.
 //!
 //! What must not live here: anything about a particular model, file format or backend.

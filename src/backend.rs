@@ -13,15 +13,24 @@ use crate::model::{BackendKind, ModelArgs};
 pub enum BackendChoice {
     Cpu,
     /// wgpu on adapter `device` (None: the best one). With `auto`, no real GPU means the CPU.
-    Wgpu { device: Option<usize>, auto: bool },
+    Wgpu {
+        device: Option<usize>,
+        auto: bool,
+    },
 }
 
 impl BackendChoice {
     pub fn from_args(args: &ModelArgs) -> BackendChoice {
         match args.backend {
             BackendKind::Cpu => BackendChoice::Cpu,
-            BackendKind::Auto => BackendChoice::Wgpu { device: args.device, auto: args.device.is_none() },
-            BackendKind::Wgpu => BackendChoice::Wgpu { device: args.device, auto: false },
+            BackendKind::Auto => BackendChoice::Wgpu {
+                device: args.device,
+                auto: args.device.is_none(),
+            },
+            BackendKind::Wgpu => BackendChoice::Wgpu {
+                device: args.device,
+                auto: false,
+            },
         }
     }
 }
@@ -47,7 +56,10 @@ pub fn open_choice<'a>(weights: &'a dyn Weights, choice: BackendChoice, n_ctx: u
         }
         Err(e) => return Err(e).context("--backend wgpu"),
     };
-    let options = WgpuOptions { context: n_ctx.max(1), ..WgpuOptions::default() };
+    let options = WgpuOptions {
+        context: n_ctx.max(1),
+        ..WgpuOptions::default()
+    };
     let be = WgpuBackend::new(&adapter, weights, options).context("cannot open the wgpu backend")?;
     Ok(Box::new(be))
 }

@@ -92,7 +92,22 @@ pub fn eval(backend: &mut dyn Backend, graph: &Graph, tokens: &[u32], n_past: us
     let t = tokens.len();
     let ids: Vec<i32> = tokens.iter().map(|&x| x as i32).collect();
     let pos: Vec<i32> = (n_past..n_past + t).map(|p| p as i32).collect();
-    let inputs = [("tokens", HostTensor::I32 { shape: vec![t], data: ids }), ("positions", HostTensor::I32 { shape: vec![t], data: pos })];
+    let inputs = [
+        (
+            "tokens",
+            HostTensor::I32 {
+                shape: vec![t],
+                data: ids,
+            },
+        ),
+        (
+            "positions",
+            HostTensor::I32 {
+                shape: vec![t],
+                data: pos,
+            },
+        ),
+    ];
     Ok(backend.run(graph, &inputs, Bindings { t, kv: n_past + t })?)
 }
 
@@ -107,13 +122,24 @@ pub struct Evaluation {
 
 /// Evaluates `tokens` from position `n_past` in micro-batches of at most `ubatch` tokens through
 /// the KV cache, concatenating what each batch returns.
-pub fn evaluate(backend: &mut dyn Backend, graph: &Graph, tokens: &[u32], n_past: usize, ubatch: usize) -> Result<Evaluation> {
+pub fn evaluate(
+    backend: &mut dyn Backend,
+    graph: &Graph,
+    tokens: &[u32],
+    n_past: usize,
+    ubatch: usize,
+) -> Result<Evaluation> {
     let n_routes = graph.outputs.len() - 1;
-    let mut ev = Evaluation { n_vocab: 0, logits: vec![], routing: vec![vec![]; n_routes] };
+    let mut ev = Evaluation {
+        n_vocab: 0,
+        logits: vec![],
+        routing: vec![vec![]; n_routes],
+    };
     for (i, chunk) in tokens.chunks(ubatch.max(1)).enumerate() {
         let outs = eval(backend, graph, chunk, n_past + i * ubatch.max(1))?;
         ev.n_vocab = outs[0].shape()[1];
-        ev.logits.extend_from_slice(outs[0].as_f32().context("logits are not f32")?);
+        ev.logits
+            .extend_from_slice(outs[0].as_f32().context("logits are not f32")?);
         for (layer, t) in ev.routing.iter_mut().zip(&outs[1..]) {
             let ids = t.as_i32().context("expert ids are not i32")?;
             layer.extend(ids.chunks(t.shape()[1].max(1)).map(<[i32]>::to_vec));

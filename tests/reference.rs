@@ -35,7 +35,10 @@ fn check_model(be: BackendChoice, model: &str) {
 }
 
 const CPU: BackendChoice = BackendChoice::Cpu;
-const WGPU: BackendChoice = BackendChoice::Wgpu { device: None, auto: false };
+const WGPU: BackendChoice = BackendChoice::Wgpu {
+    device: None,
+    auto: false,
+};
 
 #[test]
 fn cpu_tiny_matches_reference() {
@@ -79,7 +82,10 @@ fn check_batch_invariance(be: BackendChoice, model: &str, variant: &str) {
         let what = format!("{be:?}: {model}-{variant} in micro-batches of {ub}");
         assert_eq!(split.routing, whole.routing, "{what}: expert choices differ");
         for (i, (a, b)) in split.logits.iter().zip(&whole.logits).enumerate() {
-            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}: logit {i}: {a} vs {b} in one batch");
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{what}: logit {i}: {a} vs {b} in one batch"
+            );
         }
     }
 }

@@ -55,7 +55,11 @@ pub enum BackendError {
     #[error("node {node}: {msg}")]
     Node { node: String, msg: String },
     #[error("KV cache \"{cache}\" holds {capacity} positions; this batch needs {needed}")]
-    CacheFull { cache: String, capacity: usize, needed: usize },
+    CacheFull {
+        cache: String,
+        capacity: usize,
+        needed: usize,
+    },
     #[error("{0}")]
     Device(String),
 }
@@ -67,7 +71,12 @@ pub trait Backend {
 
     /// Evaluates `graph` with `inputs` under `bindings` (`t` tokens; `kv` positions cached once
     /// this batch is written) and returns the graph outputs in order.
-    fn run(&mut self, graph: &Graph, inputs: &[(&str, HostTensor)], bindings: Bindings) -> Result<Vec<HostTensor>, BackendError>;
+    fn run(
+        &mut self,
+        graph: &Graph,
+        inputs: &[(&str, HostTensor)],
+        bindings: Bindings,
+    ) -> Result<Vec<HostTensor>, BackendError>;
 
     /// Forgets every cached position (a new sequence starts at position 0).
     fn reset(&mut self);

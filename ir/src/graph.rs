@@ -79,27 +79,51 @@ impl Graph {
     pub fn add_node(&mut self, node: Node, operands: &[Value]) -> NodeId {
         let id = self.g.add_node(node);
         for (slot, v) in operands.iter().enumerate() {
-            self.g.add_edge(v.node, id, Operand { slot: slot as u32, result: v.index });
+            self.g.add_edge(
+                v.node,
+                id,
+                Operand {
+                    slot: slot as u32,
+                    result: v.index,
+                },
+            );
         }
         id
     }
 
     pub fn input(&mut self, name: &str, ty: TensorType) -> Value {
-        let node = Node { op: Op::Input { name: name.into() }, results: vec![ty], name: None };
+        let node = Node {
+            op: Op::Input { name: name.into() },
+            results: vec![ty],
+            name: None,
+        };
         self.add_node(node, &[]).into()
     }
 
     pub fn weight(&mut self, name: &str, ty: TensorType) -> Value {
-        let node = Node { op: Op::Weight { name: name.into() }, results: vec![ty], name: None };
+        let node = Node {
+            op: Op::Weight { name: name.into() },
+            results: vec![ty],
+            name: None,
+        };
         self.add_node(node, &[]).into()
     }
 
     /// Adds `op` over `operands`, inferring its result types.
     pub fn push(&mut self, op: Op, operands: &[Value]) -> Result<NodeId, IrError> {
         let types: Vec<&TensorType> = operands.iter().map(|v| self.ty(*v)).collect();
-        let results = infer::infer(&op, &types)
-            .map_err(|msg| IrError::Type { node: format!("new {}", op.name()), msg })?;
-        Ok(self.add_node(Node { op, results, name: None }, operands))
+        let results = infer::infer(&op, &types).map_err(|msg| IrError::Type {
+            node: format!("new {}", op.name()),
+            msg,
+        })?;
+        Ok(self.add_node(
+            Node {
+                op,
+                results,
+                name: None,
+            },
+            operands,
+        ))
     }
 
     /// [`Graph::push`] for single-result ops, naming the node.
@@ -126,7 +150,15 @@ impl Graph {
         let mut ops: Vec<(u32, Value)> = self
             .g
             .edges_directed(id, Direction::Incoming)
-            .map(|e| (e.weight().slot, Value { node: e.source(), index: e.weight().result }))
+            .map(|e| {
+                (
+                    e.weight().slot,
+                    Value {
+                        node: e.source(),
+                        index: e.weight().result,
+                    },
+                )
+            })
             .collect();
         ops.sort_by_key(|(slot, _)| *slot);
         ops.into_iter().map(|(_, v)| v).collect()
@@ -152,10 +184,16 @@ impl Graph {
     /// built (or parsed) in a topological order keeps that order: printing is stable.
     /// Returns `Err(node)` naming a node on a cycle.
     pub fn topo_order(&self) -> Result<Vec<NodeId>, NodeId> {
-        let mut indeg: std::collections::HashMap<NodeId, usize> =
-            self.g.node_indices().map(|n| (n, self.g.edges_directed(n, Direction::Incoming).count())).collect();
-        let mut ready: BinaryHeap<std::cmp::Reverse<NodeId>> =
-            indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| std::cmp::Reverse(*n)).collect();
+        let mut indeg: std::collections::HashMap<NodeId, usize> = self
+            .g
+            .node_indices()
+            .map(|n| (n, self.g.edges_directed(n, Direction::Incoming).count()))
+            .collect();
+        let mut ready: BinaryHeap<std::cmp::Reverse<NodeId>> = indeg
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(n, _)| std::cmp::Reverse(*n))
+            .collect();
         let mut order = Vec::with_capacity(indeg.len());
         while let Some(std::cmp::Reverse(n)) = ready.pop() {
             order.push(n);

@@ -58,7 +58,9 @@ fn dim(t: &TensorType, axis: usize) -> Dim {
 }
 
 fn last(t: &TensorType, what: &str) -> R<Dim> {
-    t.shape.last().ok_or_else(|| format!("{what} must have rank >= 1, got a scalar"))
+    t.shape
+        .last()
+        .ok_or_else(|| format!("{what} must have rank >= 1, got a scalar"))
 }
 
 /// numpy broadcasting of two shapes.
@@ -107,7 +109,12 @@ fn with_last(shape: &Shape, d: Dim) -> Shape {
 /// Result types of `op` applied to operands of types `ins`.
 pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
     if !op.arity().accepts(ins.len()) {
-        return Err(format!("{} takes {:?} operands, got {}", op.name(), op.arity(), ins.len()));
+        return Err(format!(
+            "{} takes {:?} operands, got {}",
+            op.name(),
+            op.arity(),
+            ins.len()
+        ));
     }
     let one = |t: TensorType| Ok(vec![t]);
     match op {
@@ -190,8 +197,12 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             want_float(x, "gather input")?;
             want_i32(idx, "gather indices")?;
             last(x, "gather input")?;
-            if x.shape.rank() != idx.shape.rank() || x.shape.0[..x.shape.rank() - 1] != idx.shape.0[..idx.shape.rank() - 1] {
-                return Err(format!("gather: input {x} and indices {idx} must agree on all but the last axis"));
+            if x.shape.rank() != idx.shape.rank()
+                || x.shape.0[..x.shape.rank() - 1] != idx.shape.0[..idx.shape.rank() - 1]
+            {
+                return Err(format!(
+                    "gather: input {x} and indices {idx} must agree on all but the last axis"
+                ));
             }
             one(f32t(idx.shape.clone()))
         }
@@ -212,10 +223,18 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
         }
         Op::Slice { axis, start, len } => {
             let x = ins[0];
-            let d = x.shape.0.get(*axis).ok_or_else(|| format!("slice axis {axis} out of range for {x}"))?;
+            let d = x
+                .shape
+                .0
+                .get(*axis)
+                .ok_or_else(|| format!("slice axis {axis} out of range for {x}"))?;
             match d {
                 Dim::Const(n) if start.checked_add(*len).is_some_and(|e| e <= *n) && *len > 0 => {}
-                _ => return Err(format!("slice {start}..{start}+{len} of axis {axis} out of range for {x}")),
+                _ => {
+                    return Err(format!(
+                        "slice {start}..{start}+{len} of axis {axis} out of range for {x}"
+                    ))
+                }
             }
             let mut s = x.shape.clone();
             s.0[*axis] = Dim::Const(*len);
@@ -278,7 +297,9 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             want_f32(w, "moe_down weights")?;
             same_dim(dim(down, 2), dim(h, 2), "moe_down inner dims")?;
             if ids.shape != w.shape || ids.shape.0[..] != h.shape.0[..2] {
-                return Err(format!("moe_down: input {h}, ids {ids} and weights {w} disagree on [t, k]"));
+                return Err(format!(
+                    "moe_down: input {h}, ids {ids} and weights {w} disagree on [t, k]"
+                ));
             }
             let out = Shape(vec![dim(h, 0), dim(down, 1)]);
             for (i, a) in ins[4..].iter().enumerate() {
@@ -293,7 +314,13 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
 
 fn check_groups(e: Dim, groups: usize, keep: usize) -> R<()> {
     match e {
-        Dim::Const(e) if groups >= 1 && e % groups == 0 && keep >= 1 && keep <= groups && (groups == 1 || e / groups >= 2) => Ok(()),
-        _ => Err(format!("{e} experts cannot form {groups} groups of at least two with {keep} kept")),
+        Dim::Const(e)
+            if groups >= 1 && e % groups == 0 && keep >= 1 && keep <= groups && (groups == 1 || e / groups >= 2) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{e} experts cannot form {groups} groups of at least two with {keep} kept"
+        )),
     }
 }

@@ -9,19 +9,19 @@
 
 mod dot;
 mod dtype;
-mod graph;
 pub mod exec;
+mod graph;
 pub mod infer;
 mod op;
 mod shape;
 mod text;
 mod verify;
 
+pub use dot::to_dot;
 pub use dtype::DType;
 pub use graph::{Graph, Node, NodeId, Operand, TensorType, Value};
 pub use op::{Arity, Attr, Op};
 pub use shape::{Bindings, Dim, Shape, Sym};
-pub use dot::to_dot;
 pub use text::{op_from_parts, parse, print};
 pub use verify::verify;
 

@@ -14,9 +14,13 @@ use crate::Shape;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// A graph input bound at execution: `tokens` and `positions` are `i32[t]`.
-    Input { name: String },
+    Input {
+        name: String,
+    },
     /// A model weight, by its GGUF name, in its stored dtype.
-    Weight { name: String },
+    Weight {
+        name: String,
+    },
 
     /// `(table [V, H], ids i32[..]) -> f32[.., H]`: the rows of `table` named by `ids`, dequantized.
     GetRows,
@@ -30,50 +34,86 @@ pub enum Op {
     Mul,
     Div,
     /// `x * factor + bias` (ggml's `scale_bias`).
-    Scale { factor: f32, bias: f32 },
+    Scale {
+        factor: f32,
+        bias: f32,
+    },
     /// `x * sigmoid(x)`.
     Silu,
     Sigmoid,
     /// Softmax over the last axis.
     SoftMax,
     /// `x / sqrt(mean(x²) + eps)` over the last axis (no weight: multiply by one with `mul`).
-    RmsNorm { eps: f32 },
+    RmsNorm {
+        eps: f32,
+    },
     /// `(x [t, heads, d], positions i32[t]) -> [t, heads, d]`: NEOX RoPE on the first `n_rot` dims,
     /// pairs `(i, i + n_rot/2)`, angle `pos * freq_scale * freq_base^(-2i/n_rot)`; dims ≥ n_rot unchanged.
-    Rope { n_rot: usize, freq_base: f32, freq_scale: f32 },
+    Rope {
+        n_rot: usize,
+        freq_base: f32,
+        freq_scale: f32,
+    },
     /// Indices that sort the last axis (`descending`: largest first; ties keep the lower index first).
-    Argsort { descending: bool },
+    Argsort {
+        descending: bool,
+    },
     /// `[.., n] -> i32[.., k]`: indices of the `k` largest along the last axis, largest first
     /// (ties: lower index first).
-    TopK { k: usize },
+    TopK {
+        k: usize,
+    },
     /// `[t, E] -> [t, E]`, per token: split the E scores into `groups` groups of E/groups; score each
     /// group by the sum of its two largest scores; keep the `keep` best groups; others become -inf.
-    GroupMask { groups: usize, keep: usize },
+    GroupMask {
+        groups: usize,
+        keep: usize,
+    },
     /// `(x [.., n], idx i32[.., k]) -> [.., k]`: `out[.., j] = x[.., idx[.., j]]` (torch.gather on the last axis).
     Gather,
     /// Sum over `axis`, which is kept with size 1.
-    Sum { axis: usize },
+    Sum {
+        axis: usize,
+    },
     /// Same elements, new shape (row-major order unchanged).
-    Reshape { shape: Shape },
+    Reshape {
+        shape: Shape,
+    },
     /// `len` entries of `axis` starting at `start`.
-    Slice { axis: usize, start: usize, len: usize },
+    Slice {
+        axis: usize,
+        start: usize,
+        len: usize,
+    },
     /// `(x [t, heads, d]) -> [kv, heads, d]`: writes the batch's rows into the KV cache named `cache`
     /// at positions kv - t .. kv, and yields everything the cache holds after that.
-    KvWrite { cache: String },
+    KvWrite {
+        cache: String,
+    },
     /// `(q [t, heads, d], k [kv, kv_heads, d], v [kv, kv_heads, dv]) -> [t, heads, dv]`: causal
     /// attention, `softmax(q kᵀ * scale) v`; query i sits at position kv - t + i and sees keys up to
     /// it; head h uses KV head h / (heads / kv_heads).
-    Attention { scale: f32 },
+    Attention {
+        scale: f32,
+    },
 
     // ---- fused ops: produced by passes only ----
     /// `(x, w) -> rms_norm(x) * w`.
-    RmsNormMul { eps: f32 },
+    RmsNormMul {
+        eps: f32,
+    },
     /// `(a, b) -> silu(a) * b`.
     SwiGlu,
     /// `(logits f32[t, E], bias f32[E]) -> (ids i32[t, k], weights f32[t, k])`: sigmoid, bias for
     /// choosing, group mask, top-k; weights are the unbiased scores of the chosen experts, divided by
     /// their sum (+1e-20) when `norm`, times `scale`.
-    MoeRouter { groups: usize, keep: usize, k: usize, norm: bool, scale: f32 },
+    MoeRouter {
+        groups: usize,
+        keep: usize,
+        k: usize,
+        norm: bool,
+        scale: f32,
+    },
     /// `(x [t, K], gate [E, N, K], up [E, N, K], ids i32[t, k]) -> f32[t, k, N]`:
     /// `silu(gate_e · x) * (up_e · x)` for each chosen expert e.
     MoeGateUp,
@@ -218,7 +258,11 @@ impl Op {
             | Op::MoeDown => vec![],
             Op::Scale { factor, bias } => vec![("factor", Float(*factor)), ("bias", Float(*bias))],
             Op::RmsNorm { eps } | Op::RmsNormMul { eps } => vec![("eps", Float(*eps))],
-            Op::Rope { n_rot, freq_base, freq_scale } => vec![
+            Op::Rope {
+                n_rot,
+                freq_base,
+                freq_scale,
+            } => vec![
                 ("n_rot", Int(*n_rot)),
                 ("freq_base", Float(*freq_base)),
                 ("freq_scale", Float(*freq_scale)),
@@ -233,7 +277,13 @@ impl Op {
             }
             Op::KvWrite { cache } => vec![("cache", Str(cache.clone()))],
             Op::Attention { scale } => vec![("scale", Float(*scale))],
-            Op::MoeRouter { groups, keep, k, norm, scale } => vec![
+            Op::MoeRouter {
+                groups,
+                keep,
+                k,
+                norm,
+                scale,
+            } => vec![
                 ("groups", Int(*groups)),
                 ("keep", Int(*keep)),
                 ("k", Int(*k)),

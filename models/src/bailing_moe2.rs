@@ -19,11 +19,21 @@ pub enum ModelError {
     #[error("{file}: key {key} is missing")]
     MissingKey { file: String, key: String },
     #[error("{file}: key {key} is {found}, expected {expected}")]
-    BadKey { file: String, key: String, found: String, expected: String },
+    BadKey {
+        file: String,
+        key: String,
+        found: String,
+        expected: String,
+    },
     #[error("{file}: tensor {name} is missing")]
     MissingTensor { file: String, name: String },
     #[error("{file}: tensor {name} has shape {found:?} (outermost first), expected {expected:?}")]
-    TensorShape { file: String, name: String, found: Vec<usize>, expected: Vec<usize> },
+    TensorShape {
+        file: String,
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
     #[error("{file}: {msg}")]
     Inconsistent { file: String, msg: String },
     #[error("building the graph: {0}")]
@@ -72,16 +82,26 @@ impl Keys<'_> {
 
     fn raw(&self, key: &str) -> Result<&MetaValue, ModelError> {
         let full = format!("{ARCH}.{key}");
-        self.f.get(&full).ok_or(ModelError::MissingKey { file: self.file(), key: full })
+        self.f.get(&full).ok_or(ModelError::MissingKey {
+            file: self.file(),
+            key: full,
+        })
     }
 
     fn bad(&self, key: &str, v: &MetaValue, expected: &str) -> ModelError {
-        ModelError::BadKey { file: self.file(), key: format!("{ARCH}.{key}"), found: format!("{v:?}"), expected: expected.into() }
+        ModelError::BadKey {
+            file: self.file(),
+            key: format!("{ARCH}.{key}"),
+            found: format!("{v:?}"),
+            expected: expected.into(),
+        }
     }
 
     fn usize(&self, key: &str) -> Result<usize, ModelError> {
         let v = self.raw(key)?;
-        v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| self.bad(key, v, "a non-negative integer"))
+        v.as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| self.bad(key, v, "a non-negative integer"))
     }
 
     fn usize_or(&self, key: &str, default: usize) -> Result<usize, ModelError> {
@@ -107,9 +127,15 @@ impl Keys<'_> {
 impl HParams {
     pub fn from_gguf(f: &GgufFile) -> Result<HParams, ModelError> {
         let file = f.path().display().to_string();
-        let arch = f.get("general.architecture").and_then(MetaValue::as_str).unwrap_or("(none)");
+        let arch = f
+            .get("general.architecture")
+            .and_then(MetaValue::as_str)
+            .unwrap_or("(none)");
         if arch != ARCH {
-            return Err(ModelError::Architecture { file, found: arch.into() });
+            return Err(ModelError::Architecture {
+                file,
+                found: arch.into(),
+            });
         }
         let k = Keys { f };
         let head_count = k.usize("attention.head_count")?;
@@ -127,7 +153,10 @@ impl HParams {
         if gating != 2 {
             return Err(k.bad("expert_gating_func", &MetaValue::U64(gating as u64), "2 (sigmoid)"));
         }
-        let shexp = f.tensor(&format!("blk.{}.ffn_up_shexp.weight", k.usize_or("leading_dense_block_count", 0)?));
+        let shexp = f.tensor(&format!(
+            "blk.{}.ffn_up_shexp.weight",
+            k.usize_or("leading_dense_block_count", 0)?
+        ));
         let hp = HParams {
             block_count: k.usize("block_count")?,
             context_length: k.usize("context_length")?,
@@ -160,26 +189,55 @@ impl HParams {
     /// Checks the keys against each other and against every tensor the graph will read.
     fn check(&self, f: &GgufFile) -> Result<(), ModelError> {
         let file = f.path().display().to_string();
-        let bad = |msg: String| Err(ModelError::Inconsistent { file: file.clone(), msg });
+        let bad = |msg: String| {
+            Err(ModelError::Inconsistent {
+                file: file.clone(),
+                msg,
+            })
+        };
         if self.head_count == 0 || self.head_count_kv == 0 || self.head_count % self.head_count_kv != 0 {
-            return bad(format!("head_count {} is not a multiple of head_count_kv {}", self.head_count, self.head_count_kv));
+            return bad(format!(
+                "head_count {} is not a multiple of head_count_kv {}",
+                self.head_count, self.head_count_kv
+            ));
         }
         if self.rope_dimension_count % 2 != 0 || self.rope_dimension_count > self.key_length {
-            return bad(format!("rope.dimension_count {} must be even and at most key_length {}", self.rope_dimension_count, self.key_length));
+            return bad(format!(
+                "rope.dimension_count {} must be even and at most key_length {}",
+                self.rope_dimension_count, self.key_length
+            ));
         }
-        let (e, g, keep, k) = (self.expert_count, self.expert_group_count, self.expert_group_used_count, self.expert_used_count);
+        let (e, g, keep, k) = (
+            self.expert_count,
+            self.expert_group_count,
+            self.expert_group_used_count,
+            self.expert_used_count,
+        );
         if self.leading_dense_block_count < self.block_count {
             if g == 0 || e % g != 0 || keep == 0 || keep > g || (g > 1 && e / g < 2) {
-                return bad(format!("{e} experts cannot form {g} groups of at least two with {keep} kept"));
+                return bad(format!(
+                    "{e} experts cannot form {g} groups of at least two with {keep} kept"
+                ));
             }
             if k == 0 || k > e / g * keep {
-                return bad(format!("expert_used_count {k} must be in 1..={} ({keep} of {g} groups of {e} experts)", e / g * keep));
+                return bad(format!(
+                    "expert_used_count {k} must be in 1..={} ({keep} of {g} groups of {e} experts)",
+                    e / g * keep
+                ));
             }
         }
         for (name, shape) in self.tensor_shapes() {
-            let t = f.tensor(&name).ok_or_else(|| ModelError::MissingTensor { file: file.clone(), name: name.clone() })?;
+            let t = f.tensor(&name).ok_or_else(|| ModelError::MissingTensor {
+                file: file.clone(),
+                name: name.clone(),
+            })?;
             if t.shape != shape {
-                return Err(ModelError::TensorShape { file: file.clone(), name, found: t.shape.clone(), expected: shape });
+                return Err(ModelError::TensorShape {
+                    file: file.clone(),
+                    name,
+                    found: t.shape.clone(),
+                    expected: shape,
+                });
             }
         }
         Ok(())
@@ -213,7 +271,11 @@ impl HParams {
                 t("ffn_down", vec![h, i]);
                 continue;
             }
-            let (e, ie, is) = (self.expert_count, self.expert_feed_forward_length, self.shared_feed_forward_length);
+            let (e, ie, is) = (
+                self.expert_count,
+                self.expert_feed_forward_length,
+                self.shared_feed_forward_length,
+            );
             t("ffn_gate_inp", vec![e, h]);
             t("ffn_gate_exps", vec![e, ie, h]);
             t("ffn_up_exps", vec![e, ie, h]);
@@ -240,8 +302,10 @@ pub struct GraphOptions {
 /// (`f32[t, vocab]`), then with `opts.routing` one `ffn_moe_topk.N` per MoE layer.
 pub fn build_graph(hp: &HParams, f: &GgufFile, opts: GraphOptions) -> Result<Graph, ModelError> {
     let mut b = Builder { g: Graph::new(), f, hp };
-    let tokens = b.g.input("tokens", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
-    let positions = b.g.input("positions", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
+    let tokens =
+        b.g.input("tokens", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
+    let positions =
+        b.g.input("positions", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
     let embd = b.weight("token_embd.weight")?;
     let mut h = b.g.push_named(Op::GetRows, &[embd, tokens], "inp_embd")?; // [t, H]
     let mut routes = vec![];
@@ -279,7 +343,10 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn weight(&mut self, name: &str) -> Result<Value, ModelError> {
-        let t = self.f.tensor(name).ok_or_else(|| ModelError::MissingTensor { file: self.f.path().display().to_string(), name: name.into() })?;
+        let t = self.f.tensor(name).ok_or_else(|| ModelError::MissingTensor {
+            file: self.f.path().display().to_string(),
+            name: name.into(),
+        })?;
         let shape = Shape::new(t.shape.iter().map(|&d| d.into()));
         Ok(self.g.weight(name, TensorType::new(t.dtype, shape)))
     }
@@ -296,7 +363,12 @@ impl Builder<'_> {
     }
 
     fn reshape(&mut self, x: Value, dims: &[lingot_ir::Dim]) -> Result<Value, ModelError> {
-        self.op(Op::Reshape { shape: Shape::new(dims.iter().copied()) }, &[x])
+        self.op(
+            Op::Reshape {
+                shape: Shape::new(dims.iter().copied()),
+            },
+            &[x],
+        )
     }
 
     /// Self-attention of block `il` on the normed input `x [t, H]`; returns `[t, H]`.
@@ -306,23 +378,60 @@ impl Builder<'_> {
         let t = Sym::T.into();
         let w = self.weight(&format!("blk.{il}.attn_qkv.weight"))?;
         let qkv = self.g.push_named(Op::MulMat, &[w, x], format!("attn_qkv.{il}"))?; // [t, (nh + nkv) hd + nkv hdv]
-        // Fused rows: all Q heads, then all K heads, then all V heads.
-        let q = self.op(Op::Slice { axis: 1, start: 0, len: nh * hd }, &[qkv])?;
-        let k = self.op(Op::Slice { axis: 1, start: nh * hd, len: nkv * hd }, &[qkv])?;
-        let v = self.op(Op::Slice { axis: 1, start: (nh + nkv) * hd, len: nkv * hdv }, &[qkv])?;
+                                                                                     // Fused rows: all Q heads, then all K heads, then all V heads.
+        let q = self.op(
+            Op::Slice {
+                axis: 1,
+                start: 0,
+                len: nh * hd,
+            },
+            &[qkv],
+        )?;
+        let k = self.op(
+            Op::Slice {
+                axis: 1,
+                start: nh * hd,
+                len: nkv * hd,
+            },
+            &[qkv],
+        )?;
+        let v = self.op(
+            Op::Slice {
+                axis: 1,
+                start: (nh + nkv) * hd,
+                len: nkv * hdv,
+            },
+            &[qkv],
+        )?;
         let q = self.reshape(q, &[t, nh.into(), hd.into()])?; // [t, nh, hd]
         let k = self.reshape(k, &[t, nkv.into(), hd.into()])?; // [t, nkv, hd]
         let v = self.reshape(v, &[t, nkv.into(), hdv.into()])?; // [t, nkv, hdv]
-        // QK-norm over each head, one shared weight, before RoPE.
+                                                                // QK-norm over each head, one shared weight, before RoPE.
         let q = self.norm(q, &format!("blk.{il}.attn_q_norm.weight"), &format!("Qcur_normed.{il}"))?;
         let k = self.norm(k, &format!("blk.{il}.attn_k_norm.weight"), &format!("Kcur_normed.{il}"))?;
-        let rope = Op::Rope { n_rot: hp.rope_dimension_count, freq_base: hp.rope_freq_base, freq_scale: hp.rope_freq_scale };
+        let rope = Op::Rope {
+            n_rot: hp.rope_dimension_count,
+            freq_base: hp.rope_freq_base,
+            freq_scale: hp.rope_freq_scale,
+        };
         let q = self.g.push_named(rope.clone(), &[q, positions], format!("Qcur.{il}"))?;
         let k = self.g.push_named(rope, &[k, positions], format!("Kcur.{il}"))?;
-        let k_all = self.op(Op::KvWrite { cache: format!("k.{il}") }, &[k])?; // [kv, nkv, hd]
-        let v_all = self.op(Op::KvWrite { cache: format!("v.{il}") }, &[v])?; // [kv, nkv, hdv]
+        let k_all = self.op(
+            Op::KvWrite {
+                cache: format!("k.{il}"),
+            },
+            &[k],
+        )?; // [kv, nkv, hd]
+        let v_all = self.op(
+            Op::KvWrite {
+                cache: format!("v.{il}"),
+            },
+            &[v],
+        )?; // [kv, nkv, hdv]
         let scale = 1.0 / (hd as f32).sqrt();
-        let a = self.g.push_named(Op::Attention { scale }, &[q, k_all, v_all], format!("kqv_out.{il}"))?; // [t, nh, hdv]
+        let a = self
+            .g
+            .push_named(Op::Attention { scale }, &[q, k_all, v_all], format!("kqv_out.{il}"))?; // [t, nh, hdv]
         let a = self.reshape(a, &[t, (nh * hdv).into()])?; // [t, nh hdv]
         let wo = self.weight(&format!("blk.{il}.attn_output.weight"))?;
         Ok(self.g.push_named(Op::MulMat, &[wo, a], format!("attn_out.{il}"))?) // [t, H]
@@ -331,7 +440,11 @@ impl Builder<'_> {
     /// `down · (silu(gate · y) ⊙ (up · y))`; `pattern` has `{}` where gate/up/down go.
     fn swiglu(&mut self, y: Value, pattern: &str, name: &str) -> Result<Value, ModelError> {
         let w = |p: &str| pattern.replace("{}", p);
-        let (wg, wu, wd) = (self.weight(&w("gate"))?, self.weight(&w("up"))?, self.weight(&w("down"))?);
+        let (wg, wu, wd) = (
+            self.weight(&w("gate"))?,
+            self.weight(&w("up"))?,
+            self.weight(&w("down"))?,
+        );
         let gate = self.g.push_named(Op::MulMat, &[wg, y], name.replace("{}", "gate"))?;
         let up = self.g.push_named(Op::MulMat, &[wu, y], name.replace("{}", "up"))?;
         let act = self.op(Op::Silu, &[gate])?;
@@ -344,41 +457,83 @@ impl Builder<'_> {
         let hp = self.hp;
         let (h, k, t) = (hp.embedding_length, hp.expert_used_count, Sym::T.into());
         let w_inp = self.weight(&format!("blk.{il}.ffn_gate_inp.weight"))?;
-        let logits = self.g.push_named(Op::MulMat, &[w_inp, y], format!("ffn_moe_logits.{il}"))?; // [t, E], f32 router
-        let probs = self.g.push_named(Op::Sigmoid, &[logits], format!("ffn_moe_probs.{il}"))?;
+        let logits = self
+            .g
+            .push_named(Op::MulMat, &[w_inp, y], format!("ffn_moe_logits.{il}"))?; // [t, E], f32 router
+        let probs = self
+            .g
+            .push_named(Op::Sigmoid, &[logits], format!("ffn_moe_probs.{il}"))?;
         // The expert bias only chooses experts; the weights come from the unbiased scores.
         let bias = self.weight(&format!("blk.{il}.exp_probs_b.bias"))?;
-        let mut choice = self.g.push_named(Op::Add, &[probs, bias], format!("ffn_moe_probs_biased.{il}"))?;
+        let mut choice = self
+            .g
+            .push_named(Op::Add, &[probs, bias], format!("ffn_moe_probs_biased.{il}"))?;
         if hp.expert_group_count > 1 {
-            let mask = Op::GroupMask { groups: hp.expert_group_count, keep: hp.expert_group_used_count };
-            choice = self.g.push_named(mask, &[choice], format!("ffn_moe_group_masked.{il}"))?;
+            let mask = Op::GroupMask {
+                groups: hp.expert_group_count,
+                keep: hp.expert_group_used_count,
+            };
+            choice = self
+                .g
+                .push_named(mask, &[choice], format!("ffn_moe_group_masked.{il}"))?;
         }
-        let topk = self.g.push_named(Op::TopK { k }, &[choice], format!("ffn_moe_topk.{il}"))?; // i32[t, k]
-        let mut weights = self.g.push_named(Op::Gather, &[probs, topk], format!("ffn_moe_weights.{il}"))?; // [t, k]
+        let topk = self
+            .g
+            .push_named(Op::TopK { k }, &[choice], format!("ffn_moe_topk.{il}"))?; // i32[t, k]
+        let mut weights = self
+            .g
+            .push_named(Op::Gather, &[probs, topk], format!("ffn_moe_weights.{il}"))?; // [t, k]
         if hp.expert_weights_norm {
             let sum = self.op(Op::Sum { axis: 1 }, &[weights])?; // [t, 1]
-            let sum = self.op(Op::Scale { factor: 1.0, bias: 1e-20 }, &[sum])?;
-            weights = self.g.push_named(Op::Div, &[weights, sum], format!("ffn_moe_weights_norm.{il}"))?;
+            let sum = self.op(
+                Op::Scale {
+                    factor: 1.0,
+                    bias: 1e-20,
+                },
+                &[sum],
+            )?;
+            weights = self
+                .g
+                .push_named(Op::Div, &[weights, sum], format!("ffn_moe_weights_norm.{il}"))?;
         }
-        let scale = Op::Scale { factor: hp.expert_weights_scale, bias: 0.0 };
-        let weights = self.g.push_named(scale, &[weights], format!("ffn_moe_weights_scaled.{il}"))?;
+        let scale = Op::Scale {
+            factor: hp.expert_weights_scale,
+            bias: 0.0,
+        };
+        let weights = self
+            .g
+            .push_named(scale, &[weights], format!("ffn_moe_weights_scaled.{il}"))?;
 
         let y3 = self.reshape(y, &[t, 1.into(), h.into()])?; // [t, 1, H]
         let wg = self.weight(&format!("blk.{il}.ffn_gate_exps.weight"))?;
         let wu = self.weight(&format!("blk.{il}.ffn_up_exps.weight"))?;
         let wd = self.weight(&format!("blk.{il}.ffn_down_exps.weight"))?;
-        let gate = self.g.push_named(Op::MulMatId, &[wg, y3, topk], format!("ffn_moe_gate.{il}"))?; // [t, k, Ie]
-        let up = self.g.push_named(Op::MulMatId, &[wu, y3, topk], format!("ffn_moe_up.{il}"))?; // [t, k, Ie]
+        let gate = self
+            .g
+            .push_named(Op::MulMatId, &[wg, y3, topk], format!("ffn_moe_gate.{il}"))?; // [t, k, Ie]
+        let up = self
+            .g
+            .push_named(Op::MulMatId, &[wu, y3, topk], format!("ffn_moe_up.{il}"))?; // [t, k, Ie]
         let act = self.op(Op::Silu, &[gate])?;
         let par = self.op(Op::Mul, &[act, up])?;
-        let down = self.g.push_named(Op::MulMatId, &[wd, par, topk], format!("ffn_moe_down.{il}"))?; // [t, k, H]
+        let down = self
+            .g
+            .push_named(Op::MulMatId, &[wd, par, topk], format!("ffn_moe_down.{il}"))?; // [t, k, H]
         let w3 = self.reshape(weights, &[t, k.into(), 1.into()])?; // [t, k, 1]
-        let weighted = self.g.push_named(Op::Mul, &[down, w3], format!("ffn_moe_weighted.{il}"))?; // [t, k, H]
+        let weighted = self
+            .g
+            .push_named(Op::Mul, &[down, w3], format!("ffn_moe_weighted.{il}"))?; // [t, k, H]
         let sum = self.op(Op::Sum { axis: 1 }, &[weighted])?; // [t, 1, H]
         let mut out = self.reshape(sum, &[t, h.into()])?; // [t, H]
         if hp.expert_shared_count > 0 {
-            let shared = self.swiglu(y, &format!("blk.{il}.ffn_{{}}_shexp.weight"), &format!("ffn_shexp_{{}}.{il}"))?;
-            out = self.g.push_named(Op::Add, &[out, shared], format!("ffn_moe_out.{il}"))?;
+            let shared = self.swiglu(
+                y,
+                &format!("blk.{il}.ffn_{{}}_shexp.weight"),
+                &format!("ffn_shexp_{{}}.{il}"),
+            )?;
+            out = self
+                .g
+                .push_named(Op::Add, &[out, shared], format!("ffn_moe_out.{il}"))?;
         }
         Ok((out, topk))
     }

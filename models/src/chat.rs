@@ -30,31 +30,22 @@ pub enum ChatError {
     #[error("GGUF key {CHAT_TEMPLATE_KEY} should be a string")]
     TemplateNotString,
     #[error("reading chat template file {path}: {source}")]
-    ReadFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ReadFile { path: PathBuf, source: std::io::Error },
     #[error("chat template from {origin} does not parse: {source}")]
-    Syntax {
-        origin: String,
-        source: minijinja::Error,
-    },
+    Syntax { origin: String, source: minijinja::Error },
     #[error("rendering the chat template from {origin} failed: {source}")]
-    Render {
-        origin: String,
-        source: minijinja::Error,
-    },
+    Render { origin: String, source: minijinja::Error },
     #[error("messages should be a JSON array of {{\"role\", \"content\"}} objects, found {found}")]
     MessagesNotArray { found: &'static str },
-    #[error(
-        "message {index} should be a JSON object with \"role\" and \"content\", found {found}"
-    )]
+    #[error("message {index} should be a JSON object with \"role\" and \"content\", found {found}")]
     MessageNotObject { index: usize, found: &'static str },
     #[error("message {index} has no \"role\" string")]
     MissingRole { index: usize },
     #[error("message {index} (role {role:?}) has no \"content\"")]
     MissingContent { index: usize, role: String },
-    #[error("message {index} (role {role:?}): \"content\" should be a string, an array of parts or null, found {found}")]
+    #[error(
+        "message {index} (role {role:?}): \"content\" should be a string, an array of parts or null, found {found}"
+    )]
     BadContent {
         index: usize,
         role: String,
@@ -99,9 +90,7 @@ impl ChatTemplate {
 
     /// The template a GGUF carries in `tokenizer.chat_template`.
     pub fn from_gguf(gguf: &GgufFile) -> Result<Self, ChatError> {
-        let value = gguf
-            .get(CHAT_TEMPLATE_KEY)
-            .ok_or(ChatError::MissingTemplate)?;
+        let value = gguf.get(CHAT_TEMPLATE_KEY).ok_or(ChatError::MissingTemplate)?;
         let source = value.as_str().ok_or(ChatError::TemplateNotString)?;
         Self::new(CHAT_TEMPLATE_KEY, source)
     }
@@ -181,18 +170,12 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
         Some(width) => {
             let spaces = vec![b' '; width];
             let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
-            value.serialize(&mut serde_json::Serializer::with_formatter(
-                &mut out, formatter,
-            ))
+            value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, formatter))
         }
-        None => value.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out,
-            PythonFormatter,
-        )),
+        None => value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, PythonFormatter)),
     };
     written.map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))?;
-    let text = String::from_utf8(out)
-        .map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+    let text = String::from_utf8(out).map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))?;
     Ok(Value::from_safe_string(text))
 }
 
@@ -200,11 +183,7 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
 struct PythonFormatter;
 
 impl serde_json::ser::Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -212,11 +191,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
         }
     }
 
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -224,10 +199,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
         }
     }
 
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-    ) -> std::io::Result<()> {
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
         writer.write_all(b": ")
     }
 }
@@ -249,11 +221,7 @@ fn check_messages(messages: &serde_json::Value) -> Result<(), ChatError> {
             .ok_or(ChatError::MissingRole { index })?
             .to_string();
         match fields.get("content") {
-            Some(
-                serde_json::Value::String(_)
-                | serde_json::Value::Array(_)
-                | serde_json::Value::Null,
-            ) => {}
+            Some(serde_json::Value::String(_) | serde_json::Value::Array(_) | serde_json::Value::Null) => {}
             Some(other) => {
                 return Err(ChatError::BadContent {
                     index,

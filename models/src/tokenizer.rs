@@ -52,10 +52,7 @@ pub enum TokenizerError {
     #[error("GGUF key {key} is missing")]
     MissingKey { key: &'static str },
     #[error("GGUF key {key} should be {expected}")]
-    WrongType {
-        key: &'static str,
-        expected: &'static str,
-    },
+    WrongType { key: &'static str, expected: &'static str },
     #[error("GGUF key {key}[{index}] should be {expected}")]
     WrongItem {
         key: &'static str,
@@ -100,17 +97,12 @@ const PRE_TOKENIZERS: &[(&str, &str)] = &[
     ("bailingmoe", BAILING_REGEX),
     ("bailingmoe2", BAILING_REGEX),
 ];
-const BAILING_REGEX: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+";
+const BAILING_REGEX: &str =
+    r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+";
 
 /// Texts of control tokens that end a turn when a GGUF names no `eot_token_id` (llama.cpp guesses the same
 /// way; Ling's `<|endoftext|>` is one of them).
-const EOT_TEXTS: &[&str] = &[
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|im_end|>",
-    "<|end|>",
-    "<end_of_turn>",
-];
+const EOT_TEXTS: &[&str] = &["<|endoftext|>", "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>"];
 
 /// A byte-level BPE tokenizer and the special-token ids of its vocabulary.
 pub struct Tokenizer {
@@ -168,13 +160,14 @@ impl Tokenizer {
             })
             .collect();
         let eot = meta.eot.or_else(|| {
-            let found = meta.tokens.iter().zip(&meta.types).position(|(text, ty)| {
-                *ty == TokenType::Control && EOT_TEXTS.contains(&text.as_str())
-            });
+            let found = meta
+                .tokens
+                .iter()
+                .zip(&meta.types)
+                .position(|(text, ty)| *ty == TokenType::Control && EOT_TEXTS.contains(&text.as_str()));
             found.and_then(|i| u32::try_from(i).ok())
         });
-        let mut end_of_generation: Vec<u32> =
-            [meta.eos, eot, meta.eom].into_iter().flatten().collect();
+        let mut end_of_generation: Vec<u32> = [meta.eos, eot, meta.eom].into_iter().flatten().collect();
         end_of_generation.dedup();
         Ok(Tokenizer {
             parse_special,
@@ -284,10 +277,7 @@ impl Tokenizer {
 }
 
 /// The `tokenizers` pipeline: added tokens, the named regex split, byte-to-unicode mapping, BPE.
-fn build_hf_tokenizer(
-    meta: &VocabMetadata,
-    regex: &str,
-) -> Result<tokenizers::Tokenizer, TokenizerError> {
+fn build_hf_tokenizer(meta: &VocabMetadata, regex: &str) -> Result<tokenizers::Tokenizer, TokenizerError> {
     let build_err = |e: tokenizers::Error| TokenizerError::Build(e.to_string());
     let mut vocab = Vocab::default();
     for (id, text) in (0u32..).zip(&meta.tokens) {
@@ -322,11 +312,7 @@ fn build_hf_tokenizer(
         .filter_map(|(text, ty)| match ty {
             TokenType::Control => Some(AddedToken::from(text.clone(), true)),
             TokenType::UserDefined => Some(AddedToken::from(text.clone(), false)),
-            TokenType::Undefined
-            | TokenType::Normal
-            | TokenType::Unknown
-            | TokenType::Unused
-            | TokenType::Byte => None,
+            TokenType::Undefined | TokenType::Normal | TokenType::Unknown | TokenType::Unused | TokenType::Byte => None,
         })
         .collect();
     // The texts are already in the BPE vocabulary, so the added tokens keep the GGUF ids.
@@ -355,12 +341,7 @@ fn byte_to_char() -> [char; 256] {
 /// written (what HF's ByteLevel decoder does).
 fn byte_level_decode(text: &str) -> Vec<u8> {
     static CHAR_TO_BYTE: OnceLock<std::collections::HashMap<char, u8>> = OnceLock::new();
-    let table = CHAR_TO_BYTE.get_or_init(|| {
-        (0..=255u8)
-            .zip(byte_to_char())
-            .map(|(b, c)| (c, b))
-            .collect()
-    });
+    let table = CHAR_TO_BYTE.get_or_init(|| (0..=255u8).zip(byte_to_char()).map(|(b, c)| (c, b)).collect());
     text.chars()
         .map(|c| table.get(&c).copied())
         .collect::<Option<Vec<u8>>>()

@@ -38,14 +38,8 @@ fn renders_every_reference_case_like_transformers() {
     let gguf = tiny_gguf();
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("tokenizer");
     let template = ChatTemplate::from_gguf(&gguf).expect("template");
-    let bos = tokenizer
-        .bos()
-        .and_then(|id| tokenizer.token_text(id))
-        .expect("bos");
-    let eos = tokenizer
-        .eos()
-        .and_then(|id| tokenizer.token_text(id))
-        .expect("eos");
+    let bos = tokenizer.bos().and_then(|id| tokenizer.token_text(id)).expect("bos");
+    let eos = tokenizer.eos().and_then(|id| tokenizer.token_text(id)).expect("eos");
     let cases = read_json(reference_dir().join("chat-template-cases.json"));
     let cases = cases.as_array().expect("an array of cases");
     assert!(!cases.is_empty(), "no chat template cases");
@@ -65,11 +59,7 @@ fn renders_every_reference_case_like_transformers() {
             .iter()
             .map(|id| id.as_u64().expect("id") as u32)
             .collect();
-        assert_eq!(
-            tokenizer.encode(&text, true).expect("encode"),
-            want,
-            "ids of {text:?}"
-        );
+        assert_eq!(tokenizer.encode(&text, true).expect("encode"), want, "ids of {text:?}");
     }
 }
 
@@ -97,14 +87,10 @@ fn ling_template_lists_tools_as_python_json() {
         })
         .expect("render");
     // What Python's json.dumps writes for the tool, as transformers' tojson does.
-    let tool_line =
-        "\n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"string\"}}\n</tools>";
+    let tool_line = "\n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"string\"}}\n</tools>";
     assert!(text.starts_with("<role>SYSTEM</role># Tools\n"), "{text}");
     assert!(text.contains(tool_line), "{text}");
-    assert!(
-        text.ends_with("<role>HUMAN</role>Weather?<|role_end|>"),
-        "{text}"
-    );
+    assert!(text.ends_with("<role>HUMAN</role>Weather?<|role_end|>"), "{text}");
 }
 
 #[test]
@@ -149,28 +135,20 @@ fn a_template_file_is_read_and_named_in_errors() {
     assert!(err.to_string().contains("broken.jinja"), "{err}");
 
     let missing = dir.join("missing.jinja");
-    let err = ChatTemplate::from_file(&missing)
-        .err()
-        .expect("no such file");
+    let err = ChatTemplate::from_file(&missing).err().expect("no such file");
     assert!(err.to_string().contains("missing.jinja"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn raise_exception_becomes_a_render_error() {
-    let template = "{% if messages[0].role != 'user' %}{{ raise_exception('first message must be from the user') }}{% endif %}ok";
+    let template =
+        "{% if messages[0].role != 'user' %}{{ raise_exception('first message must be from the user') }}{% endif %}ok";
     let messages = json!([{"role": "assistant", "content": "x"}]);
     let err = render_chat(template, &messages, false, "", "").expect_err("raises");
-    assert!(
-        err.to_string()
-            .contains("first message must be from the user"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("first message must be from the user"), "{err}");
     let messages = json!([{"role": "user", "content": "x"}]);
-    assert_eq!(
-        render_chat(template, &messages, false, "", "").expect("render"),
-        "ok"
-    );
+    assert_eq!(render_chat(template, &messages, false, "", "").expect("render"), "ok");
 }
 
 #[test]

@@ -37,8 +37,7 @@ struct Case {
 fn cases() -> Vec<Case> {
     let path = reference_dir().join("tokenizer-cases.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: serde_json::Value =
-        serde_json::from_str(&text).expect("tokenizer-cases.json is JSON");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("tokenizer-cases.json is JSON");
     let cases: Vec<Case> = json
         .as_array()
         .expect("tokenizer-cases.json is an array")
@@ -53,11 +52,7 @@ fn cases() -> Vec<Case> {
                 .collect(),
         })
         .collect();
-    assert!(
-        cases.len() >= 10,
-        "expected the full case list, got {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 10, "expected the full case list, got {}", cases.len());
     cases
 }
 
@@ -68,10 +63,7 @@ fn encodes_every_reference_case_like_hf() {
     for case in cases() {
         let ids = tokenizer.encode(&case.text, true).expect("encode");
         if ids != case.ids {
-            failures.push(format!(
-                "{:?}\n  want {:?}\n  got  {:?}",
-                case.text, case.ids, ids
-            ));
+            failures.push(format!("{:?}\n  want {:?}\n  got  {:?}", case.text, case.ids, ids));
         }
     }
     assert!(
@@ -108,10 +100,7 @@ fn streaming_one_token_at_a_time_gives_back_the_text() {
         assert_eq!(text, case.text);
     }
     // The non-Latin cases must have exercised the buffering.
-    assert!(
-        split_characters > 0,
-        "no token held part of a UTF-8 character"
-    );
+    assert!(split_characters > 0, "no token held part of a UTF-8 character");
 }
 
 #[test]
@@ -167,11 +156,7 @@ fn special_ids_and_flags_come_from_the_gguf() {
 fn token_pieces_are_bytes_not_byte_mapped_text() {
     let tokenizer = tiny_tokenizer();
     let id = tokenizer.encode(" the", true).expect("encode");
-    assert_eq!(
-        id.len(),
-        1,
-        "\" the\" should be one token of this vocabulary"
-    );
+    assert_eq!(id.len(), 1, "\" the\" should be one token of this vocabulary");
     assert!(tokenizer.token_text(id[0]).expect("text").starts_with('Ġ'));
     assert_eq!(tokenizer.token_to_piece(id[0]).expect("piece"), b" the");
 }
@@ -200,19 +185,14 @@ fn small_metadata() -> VocabMetadata {
 #[test]
 fn hand_made_metadata_builds_and_merges() {
     let tokenizer = Tokenizer::from_metadata(small_metadata()).expect("build");
-    assert_eq!(
-        tokenizer.encode("abba", true).expect("encode"),
-        vec![2, 1, 0]
-    );
+    assert_eq!(tokenizer.encode("abba", true).expect("encode"), vec![2, 1, 0]);
 }
 
 #[test]
 fn unsupported_model_and_pre_tokenizer_are_named() {
     let mut meta = small_metadata();
     meta.model = "llama".into();
-    let err = Tokenizer::from_metadata(meta)
-        .err()
-        .expect("llama is not gpt2");
+    let err = Tokenizer::from_metadata(meta).err().expect("llama is not gpt2");
     let message = err.to_string();
     assert!(
         message.contains("tokenizer.ggml.model") && message.contains("\"llama\""),
@@ -221,9 +201,7 @@ fn unsupported_model_and_pre_tokenizer_are_named() {
 
     let mut meta = small_metadata();
     meta.pre = "qwen2".into();
-    let err = Tokenizer::from_metadata(meta)
-        .err()
-        .expect("qwen2 is not supported");
+    let err = Tokenizer::from_metadata(meta).err().expect("qwen2 is not supported");
     let message = err.to_string();
     assert!(
         message.contains("tokenizer.ggml.pre") && message.contains("\"qwen2\""),
@@ -235,10 +213,7 @@ fn unsupported_model_and_pre_tokenizer_are_named() {
 fn inconsistent_metadata_is_rejected() {
     let mut meta = small_metadata();
     meta.types.pop();
-    let message = Tokenizer::from_metadata(meta)
-        .err()
-        .expect("short types")
-        .to_string();
+    let message = Tokenizer::from_metadata(meta).err().expect("short types").to_string();
     assert!(message.contains("tokenizer.ggml.token_type"), "{message}");
 
     let mut meta = small_metadata();
@@ -251,10 +226,7 @@ fn inconsistent_metadata_is_rejected() {
 
     let mut meta = small_metadata();
     meta.merges = vec!["ab".into()];
-    let message = Tokenizer::from_metadata(meta)
-        .err()
-        .expect("bad merge")
-        .to_string();
+    let message = Tokenizer::from_metadata(meta).err().expect("bad merge").to_string();
     assert!(message.contains("tokenizer.ggml.merges[0]"), "{message}");
 
     let mut meta = small_metadata();

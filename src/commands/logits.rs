@@ -29,7 +29,9 @@ pub fn parse_tokens(s: &str, n_vocab: usize) -> Result<Vec<u32>> {
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let id: u32 = p.parse().with_context(|| format!("--tokens: \"{p}\" is not a token id"))?;
+            let id: u32 = p
+                .parse()
+                .with_context(|| format!("--tokens: \"{p}\" is not a token id"))?;
             if id as usize >= n_vocab {
                 bail!("--tokens: id {id} is outside the vocabulary (0..{n_vocab})");
             }
@@ -45,7 +47,9 @@ pub fn parse_tokens(s: &str, n_vocab: usize) -> Result<Vec<u32>> {
 pub fn run(args: LogitsArgs) -> Result<()> {
     let model = args.model.load()?;
     let tokens = parse_tokens(&args.tokens, model.hp.vocab_size)?;
-    let graph = model.graph(GraphOptions { routing: args.routing_out.is_some() })?;
+    let graph = model.graph(GraphOptions {
+        routing: args.routing_out.is_some(),
+    })?;
     let mut backend = model.backend(&args.model, tokens.len())?;
     eprintln!("backend: {}", backend.name());
     let ev = evaluate(backend.as_mut(), &graph, &tokens, 0, tokens.len())?;

@@ -32,7 +32,11 @@ pub fn variants(model: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
-            Some(name.strip_prefix(&format!("{model}-"))?.strip_suffix(".gguf")?.to_string())
+            Some(
+                name.strip_prefix(&format!("{model}-"))?
+                    .strip_suffix(".gguf")?
+                    .to_string(),
+            )
         })
         .collect();
     v.sort();
@@ -58,7 +62,9 @@ pub fn reference_logits(model: &str, variant: &str, seq: &str) -> (Vec<usize>, V
 
 /// The reference routing: per MoE layer, per token, the chosen expert ids.
 pub fn reference_routing(model: &str, variant: &str, seq: &str) -> Vec<Vec<Vec<i32>>> {
-    let path = reference_dir().join(model).join(format!("routing-{variant}-{seq}.json"));
+    let path = reference_dir()
+        .join(model)
+        .join(format!("routing-{variant}-{seq}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -66,11 +72,22 @@ pub fn reference_routing(model: &str, variant: &str, seq: &str) -> Vec<Vec<Vec<i
 /// Checks logits as the reference README defines a match: every logit within
 /// `1e-3 * (1 + |ref|)` and the same argmax on every token. Returns the worst error.
 pub fn assert_logits_match(what: &str, got: &[f32], want: &[f32], n_vocab: usize) -> f32 {
-    assert_eq!(got.len(), want.len(), "{what}: {} logits, the reference has {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} logits, the reference has {}",
+        got.len(),
+        want.len()
+    );
     let mut worst = 0f32;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
-        assert!(err <= 1e-3 * (1.0 + w.abs()), "{what}: token {} logit {}: got {g}, reference {w}", i / n_vocab, i % n_vocab);
+        assert!(
+            err <= 1e-3 * (1.0 + w.abs()),
+            "{what}: token {} logit {}: got {g}, reference {w}",
+            i / n_vocab,
+            i % n_vocab
+        );
         worst = worst.max(err);
     }
     for (t, (g, w)) in got.chunks(n_vocab).zip(want.chunks(n_vocab)).enumerate() {
@@ -80,12 +97,20 @@ pub fn assert_logits_match(what: &str, got: &[f32], want: &[f32], n_vocab: usize
 }
 
 pub fn argmax(x: &[f32]) -> usize {
-    x.iter().enumerate().fold(0, |best, (i, v)| if *v > x[best] { i } else { best })
+    x.iter()
+        .enumerate()
+        .fold(0, |best, (i, v)| if *v > x[best] { i } else { best })
 }
 
 /// Expert choices per layer per token, compared as sets.
 pub fn assert_routing_match(what: &str, got: &[Vec<Vec<i32>>], want: &[Vec<Vec<i32>>]) {
-    assert_eq!(got.len(), want.len(), "{what}: {} MoE layers, the reference has {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} MoE layers, the reference has {}",
+        got.len(),
+        want.len()
+    );
     for (l, (gl, wl)) in got.iter().zip(want).enumerate() {
         assert_eq!(gl.len(), wl.len(), "{what}: layer {l}: token counts differ");
         for (t, (g, w)) in gl.iter().zip(wl).enumerate() {
@@ -126,13 +151,19 @@ pub fn lingot(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     // A command that fails early may not read its input: a broken pipe here is not the test's business.
     let _ = input.write_all(stdin.unwrap_or("").as_bytes());
     drop(input);
-    child.wait_with_output().unwrap_or_else(|e| panic!("lingot {args:?}: {e}"))
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("lingot {args:?}: {e}"))
 }
 
 /// Like [`lingot`], asserting success; returns stdout.
 pub fn lingot_ok(args: &[&str], stdin: Option<&str>) -> String {
     let out = lingot(args, stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "lingot {args:?} failed ({}): {stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "lingot {args:?} failed ({}): {stderr}",
+        out.status
+    );
     String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("lingot {args:?}: stdout is not UTF-8: {e}"))
 }

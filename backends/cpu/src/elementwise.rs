@@ -6,7 +6,13 @@ use rayon::prelude::*;
 use crate::tensor::rows_cols;
 
 /// `f(a, b)` with numpy broadcasting. Returns the output shape and data.
-pub fn binary(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], f: impl Fn(f32, f32) -> f32 + Sync) -> (Vec<usize>, Vec<f32>) {
+pub fn binary(
+    a: &[f32],
+    sa: &[usize],
+    b: &[f32],
+    sb: &[usize],
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> (Vec<usize>, Vec<f32>) {
     let n = sa.len().max(sb.len());
     let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect() };
     let (pa, pb) = (pad(sa), pad(sb));
@@ -75,13 +81,15 @@ pub fn silu(x: f32) -> f32 {
 pub fn rms_norm(x: &[f32], shape: &[usize], eps: f32) -> Vec<f32> {
     let (_, cols) = rows_cols(shape);
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(cols.max(1)).zip(x.par_chunks(cols.max(1))).for_each(|(o, r)| {
-        let mean = r.iter().map(|v| v * v).sum::<f32>() / cols as f32;
-        let inv = 1.0 / (mean + eps).sqrt();
-        for (o, v) in o.iter_mut().zip(r) {
-            *o = v * inv;
-        }
-    });
+    out.par_chunks_mut(cols.max(1))
+        .zip(x.par_chunks(cols.max(1)))
+        .for_each(|(o, r)| {
+            let mean = r.iter().map(|v| v * v).sum::<f32>() / cols as f32;
+            let inv = 1.0 / (mean + eps).sqrt();
+            for (o, v) in o.iter_mut().zip(r) {
+                *o = v * inv;
+            }
+        });
     out
 }
 
@@ -110,24 +118,28 @@ pub fn soft_max_in_place(r: &mut [f32]) {
 pub fn rope(x: &[f32], shape: &[usize], pos: &[i32], n_rot: usize, freq_base: f32, freq_scale: f32) -> Vec<f32> {
     let (heads, d) = (shape[1], shape[2]);
     let half = n_rot / 2;
-    let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / freq_base.powf((2 * i) as f32 / n_rot as f32)).collect();
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / freq_base.powf((2 * i) as f32 / n_rot as f32))
+        .collect();
     let mut out = x.to_vec();
-    out.par_chunks_mut((heads * d).max(1)).zip(pos.par_iter()).for_each(|(tok, &p)| {
-        let angles: Vec<(f32, f32)> = inv_freq
-            .iter()
-            .map(|f| {
-                let a = p as f32 * freq_scale * f;
-                (a.cos(), a.sin())
-            })
-            .collect();
-        for head in tok.chunks_mut(d) {
-            for (i, (c, s)) in angles.iter().enumerate() {
-                let (x0, x1) = (head[i], head[i + half]);
-                head[i] = x0 * c - x1 * s;
-                head[i + half] = x1 * c + x0 * s;
+    out.par_chunks_mut((heads * d).max(1))
+        .zip(pos.par_iter())
+        .for_each(|(tok, &p)| {
+            let angles: Vec<(f32, f32)> = inv_freq
+                .iter()
+                .map(|f| {
+                    let a = p as f32 * freq_scale * f;
+                    (a.cos(), a.sin())
+                })
+                .collect();
+            for head in tok.chunks_mut(d) {
+                for (i, (c, s)) in angles.iter().enumerate() {
+                    let (x0, x1) = (head[i], head[i + half]);
+                    head[i] = x0 * c - x1 * s;
+                    head[i + half] = x1 * c + x0 * s;
+                }
             }
-        }
-    });
+        });
     out
 }
 

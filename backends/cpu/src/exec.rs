@@ -31,13 +31,20 @@ pub struct CpuBackend<'w> {
 
 impl<'w> CpuBackend<'w> {
     pub fn new(weights: &'w dyn Weights) -> CpuBackend<'w> {
-        CpuBackend { weights, dense: HashMap::new(), caches: HashMap::new() }
+        CpuBackend {
+            weights,
+            dense: HashMap::new(),
+            caches: HashMap::new(),
+        }
     }
 
     fn node_err(g: &Graph, id: NodeId, msg: impl Into<String>) -> BackendError {
         let n = g.node(id);
         let name = n.name.as_deref().map(|s| format!(" \"{s}\"")).unwrap_or_default();
-        BackendError::Node { node: format!("{}{name} ({:?})", n.op.name(), id.index()), msg: msg.into() }
+        BackendError::Node {
+            node: format!("{}{name} ({:?})", n.op.name(), id.index()),
+            msg: msg.into(),
+        }
     }
 
     fn f32_of(&mut self, v: &Val<'w>, name: &str) -> Result<(Vec<usize>, Arc<Vec<f32>>), CpuError> {
@@ -86,8 +93,14 @@ fn shape_of(v: &Val) -> Vec<usize> {
 
 fn to_host(t: &Tensor) -> HostTensor {
     match t {
-        Tensor::F32 { shape, data } => HostTensor::F32 { shape: shape.clone(), data: data.to_vec() },
-        Tensor::I32 { shape, data } => HostTensor::I32 { shape: shape.clone(), data: data.to_vec() },
+        Tensor::F32 { shape, data } => HostTensor::F32 {
+            shape: shape.clone(),
+            data: data.to_vec(),
+        },
+        Tensor::I32 { shape, data } => HostTensor::I32 {
+            shape: shape.clone(),
+            data: data.to_vec(),
+        },
     }
 }
 
@@ -104,7 +117,9 @@ impl Backend for CpuBackend<'_> {
     }
 
     fn run(&mut self, g: &Graph, inputs: &[(&str, HostTensor)], b: Bindings) -> Result<Vec<HostTensor>, BackendError> {
-        let order = g.topo_order().map_err(|n| Self::node_err(g, n, "the graph has a cycle"))?;
+        let order = g
+            .topo_order()
+            .map_err(|n| Self::node_err(g, n, "the graph has a cycle"))?;
         // Last position in `order` where each node's results are read (outputs: never freed).
         let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         let mut last_use: HashMap<NodeId, usize> = HashMap::new();
@@ -122,7 +137,13 @@ impl Backend for CpuBackend<'_> {
             let operands: Vec<Val> = g.operands(id).iter().map(|v| vals[v].clone()).collect();
             let results = self.eval(g, id, &operands, inputs, b)?;
             for (r, val) in results.into_iter().enumerate() {
-                vals.insert(Value { node: id, index: r as u32 }, val);
+                vals.insert(
+                    Value {
+                        node: id,
+                        index: r as u32,
+                    },
+                    val,
+                );
             }
             for v in g.operands(id) {
                 if last_use.get(&v.node) == Some(&i) {
@@ -134,7 +155,10 @@ impl Backend for CpuBackend<'_> {
             .iter()
             .map(|(v, name)| match &vals[v] {
                 Val::T(t) => Ok(to_host(t)),
-                Val::W(_) => Err(BackendError::Node { node: name.clone(), msg: "an output must be computed, not a weight".into() }),
+                Val::W(_) => Err(BackendError::Node {
+                    node: name.clone(),
+                    msg: "an output must be computed, not a weight".into(),
+                }),
             })
             .collect()
     }
@@ -145,27 +169,49 @@ impl Backend for CpuBackend<'_> {
 }
 
 impl<'w> CpuBackend<'w> {
-    fn eval(&mut self, g: &Graph, id: NodeId, ops: &[Val<'w>], inputs: &[(&str, HostTensor)], b: Bindings) -> Result<Vec<Val<'w>>, BackendError> {
+    fn eval(
+        &mut self,
+        g: &Graph,
+        id: NodeId,
+        ops: &[Val<'w>],
+        inputs: &[(&str, HostTensor)],
+        b: Bindings,
+    ) -> Result<Vec<Val<'w>>, BackendError> {
         let node = g.node(id);
         let expected: Vec<Vec<usize>> = node.results.iter().map(|r| r.shape.bind(&b)).collect();
         let out = match &node.op {
             Op::Input { name } => {
-                let h = inputs.iter().find(|(n, _)| n == name).ok_or_else(|| BackendError::MissingInput(name.clone()))?;
+                let h = inputs
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .ok_or_else(|| BackendError::MissingInput(name.clone()))?;
                 vec![Val::T(from_host(&h.1))]
             }
             Op::Weight { name } => {
-                let w = self.weights.weight(name).ok_or_else(|| BackendError::MissingWeight(name.clone()))?;
+                let w = self
+                    .weights
+                    .weight(name)
+                    .ok_or_else(|| BackendError::MissingWeight(name.clone()))?;
                 if w.shape != expected[0].as_slice() || w.dtype != node.results[0].dtype {
-                    let msg = format!("weight \"{name}\" is {}{:?} in the file, the graph expects {}", w.dtype, w.shape, node.results[0]);
+                    let msg = format!(
+                        "weight \"{name}\" is {}{:?} in the file, the graph expects {}",
+                        w.dtype, w.shape, node.results[0]
+                    );
                     return Err(Self::node_err(g, id, msg));
                 }
                 vec![Val::W(w)]
             }
-            _ => self.compute(g, id, ops, &expected).map_err(|e| Self::node_err(g, id, e.0))?,
+            _ => self
+                .compute(g, id, ops, &expected)
+                .map_err(|e| Self::node_err(g, id, e.0))?,
         };
         for (v, want) in out.iter().zip(&expected) {
             if shape_of(v) != *want {
-                return Err(Self::node_err(g, id, format!("computed shape {:?}, the graph says {want:?}", shape_of(v))));
+                return Err(Self::node_err(
+                    g,
+                    id,
+                    format!("computed shape {:?}, the graph says {want:?}", shape_of(v)),
+                ));
             }
         }
         Ok(out)
@@ -180,7 +226,13 @@ impl<'w> CpuBackend<'w> {
     }
 
     /// Evaluates a computing op. `want` holds the bound result shapes.
-    fn compute(&mut self, g: &Graph, id: NodeId, ops: &[Val<'w>], want: &[Vec<usize>]) -> Result<Vec<Val<'w>>, CpuError> {
+    fn compute(
+        &mut self,
+        g: &Graph,
+        id: NodeId,
+        ops: &[Val<'w>],
+        want: &[Vec<usize>],
+    ) -> Result<Vec<Val<'w>>, CpuError> {
         let f = |shape: Vec<usize>, data: Vec<f32>| Ok(vec![Val::T(Tensor::f32(shape, data))]);
         let wname = |slot: usize| Self::operand_name(g, id, slot);
         let out0 = want[0].clone();
@@ -248,7 +300,11 @@ impl<'w> CpuBackend<'w> {
                 let (shape, data) = ew::binary(&normed, &s, &w, &sw, |x, y| x * y);
                 f(shape, data)
             }
-            Op::Rope { n_rot, freq_base, freq_scale } => {
+            Op::Rope {
+                n_rot,
+                freq_base,
+                freq_scale,
+            } => {
                 let (s, x) = self.f32_of(&ops[0], &wname(0))?;
                 let (_, p) = i32_of(&ops[1])?;
                 let y = ew::rope(&x, &s, &p, *n_rot, *freq_base, *freq_scale);
@@ -286,9 +342,10 @@ impl<'w> CpuBackend<'w> {
                 }
             }]),
             Op::Slice { axis, start, len } => match &ops[0] {
-                Val::T(Tensor::I32 { shape, data }) => {
-                    Ok(vec![Val::T(Tensor::i32(out0, ew::slice(data, shape, *axis, *start, *len)))])
-                }
+                Val::T(Tensor::I32 { shape, data }) => Ok(vec![Val::T(Tensor::i32(
+                    out0,
+                    ew::slice(data, shape, *axis, *start, *len),
+                ))]),
                 v => {
                     let (s, x) = self.f32_of(v, &wname(0))?;
                     f(out0, ew::slice(&x, &s, *axis, *start, *len))
@@ -305,15 +362,37 @@ impl<'w> CpuBackend<'w> {
                 if ks[0] < qs[0] {
                     return Err(CpuError(format!("attention: {} keys for {} queries", ks[0], qs[0])));
                 }
-                let dims = Dims { t: qs[0], kv: ks[0], heads: qs[1], kv_heads: ks[1], d: qs[2], dv: vs[2] };
+                let dims = Dims {
+                    t: qs[0],
+                    kv: ks[0],
+                    heads: qs[1],
+                    kv_heads: ks[1],
+                    d: qs[2],
+                    dv: vs[2],
+                };
                 f(out0, attention::attention(&q, &k, &v, &dims, *scale))
             }
-            Op::MoeRouter { groups, keep, k, norm, scale } => {
+            Op::MoeRouter {
+                groups,
+                keep,
+                k,
+                norm,
+                scale,
+            } => {
                 let (_, logits) = self.f32_of(&ops[0], &wname(0))?;
                 let (_, bias) = self.f32_of(&ops[1], &wname(1))?;
-                let router = Router { groups: *groups, keep: *keep, k: *k, norm: *norm, scale: *scale };
+                let router = Router {
+                    groups: *groups,
+                    keep: *keep,
+                    k: *k,
+                    norm: *norm,
+                    scale: *scale,
+                };
                 let (ids, w) = router.route(&logits, &bias);
-                Ok(vec![Val::T(Tensor::i32(out0, ids)), Val::T(Tensor::f32(want[1].clone(), w))])
+                Ok(vec![
+                    Val::T(Tensor::i32(out0, ids)),
+                    Val::T(Tensor::f32(want[1].clone(), w)),
+                ])
             }
             Op::MoeGateUp => {
                 let (xs, x) = self.f32_of(&ops[0], &wname(0))?;
@@ -365,18 +444,30 @@ impl<'w> CpuBackend<'w> {
     fn kv_write(&mut self, name: &str, s: &[usize], x: &[f32], want: &[usize]) -> Result<Tensor, CpuError> {
         let (t, kv) = (s[0], want[0]);
         let row = s[1] * s[2];
-        let entry = self.caches.entry(name.to_string()).or_insert_with(|| (s[1..].to_vec(), Arc::new(vec![])));
+        let entry = self
+            .caches
+            .entry(name.to_string())
+            .or_insert_with(|| (s[1..].to_vec(), Arc::new(vec![])));
         if entry.0 != s[1..] {
-            return Err(CpuError(format!("KV cache \"{name}\" holds rows of {:?}, this batch has {:?}", entry.0, &s[1..])));
+            return Err(CpuError(format!(
+                "KV cache \"{name}\" holds rows of {:?}, this batch has {:?}",
+                entry.0,
+                &s[1..]
+            )));
         }
         let held = entry.1.len() / row.max(1);
         let start = kv - t;
         if held < start {
-            return Err(CpuError(format!("KV cache \"{name}\" holds {held} positions; this batch starts at {start}")));
+            return Err(CpuError(format!(
+                "KV cache \"{name}\" holds {held} positions; this batch starts at {start}"
+            )));
         }
         let data = Arc::make_mut(&mut entry.1);
         data.truncate(start * row);
         data.extend_from_slice(x);
-        Ok(Tensor::F32 { shape: want.to_vec(), data: entry.1.clone() })
+        Ok(Tensor::F32 {
+            shape: want.to_vec(),
+            data: entry.1.clone(),
+        })
     }
 }

@@ -55,7 +55,14 @@ fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Expert-indexed product. `w` holds `e` experts of `[n, k]` (`w_shape` = `[e, n, k]`); `x` is
 /// `[t, j, k]` with `j` = 1 or `slots`; `ids` is `[t, slots]`. Returns `[t, slots, n]`.
-pub fn mul_mat_id(w: &Matrix, w_shape: &[usize], x: &[f32], j: usize, ids: &[i32], slots: usize) -> Result<Vec<f32>, CpuError> {
+pub fn mul_mat_id(
+    w: &Matrix,
+    w_shape: &[usize],
+    x: &[f32],
+    j: usize,
+    ids: &[i32],
+    slots: usize,
+) -> Result<Vec<f32>, CpuError> {
     let (e, n, k) = (w_shape[0], w_shape[1], w_shape[2]);
     let t = ids.len().checked_div(slots).unwrap_or(0);
     // Group (token, slot) pairs by expert so each expert's rows are dequantized once.

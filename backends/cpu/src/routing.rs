@@ -18,7 +18,9 @@ pub fn argsort_row(r: &[f32], descending: bool) -> Vec<i32> {
 }
 
 pub fn argsort(x: &[f32], cols: usize, descending: bool) -> Vec<i32> {
-    x.par_chunks(cols.max(1)).flat_map_iter(|r| argsort_row(r, descending)).collect()
+    x.par_chunks(cols.max(1))
+        .flat_map_iter(|r| argsort_row(r, descending))
+        .collect()
 }
 
 /// Indices of the `k` largest of a row, largest first (ties: lower index first).
@@ -52,7 +54,8 @@ pub fn group_mask_row(r: &mut [f32], groups: usize, keep: usize) {
 
 pub fn group_mask(x: &[f32], cols: usize, groups: usize, keep: usize) -> Vec<f32> {
     let mut out = x.to_vec();
-    out.par_chunks_mut(cols.max(1)).for_each(|r| group_mask_row(r, groups, keep));
+    out.par_chunks_mut(cols.max(1))
+        .for_each(|r| group_mask_row(r, groups, keep));
     out
 }
 
@@ -94,10 +97,12 @@ impl Router {
                 (ids, w)
             })
             .collect();
-        per_token.into_iter().fold((vec![], vec![]), |(mut i, mut w), (ti, tw)| {
-            i.extend(ti);
-            w.extend(tw);
-            (i, w)
-        })
+        per_token
+            .into_iter()
+            .fold((vec![], vec![]), |(mut i, mut w), (ti, tw)| {
+                i.extend(ti);
+                w.extend(tw);
+                (i, w)
+            })
     }
 }

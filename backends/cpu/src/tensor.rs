@@ -18,12 +18,18 @@ pub enum Tensor {
 impl Tensor {
     pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor::F32 { shape, data: Arc::new(data) }
+        Tensor::F32 {
+            shape,
+            data: Arc::new(data),
+        }
     }
 
     pub fn i32(shape: Vec<usize>, data: Vec<i32>) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor::I32 { shape, data: Arc::new(data) }
+        Tensor::I32 {
+            shape,
+            data: Arc::new(data),
+        }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -34,8 +40,14 @@ impl Tensor {
 
     pub fn with_shape(&self, shape: Vec<usize>) -> Tensor {
         match self {
-            Tensor::F32 { data, .. } => Tensor::F32 { shape, data: data.clone() },
-            Tensor::I32 { data, .. } => Tensor::I32 { shape, data: data.clone() },
+            Tensor::F32 { data, .. } => Tensor::F32 {
+                shape,
+                data: data.clone(),
+            },
+            Tensor::I32 { data, .. } => Tensor::I32 {
+                shape,
+                data: data.clone(),
+            },
         }
     }
 }
@@ -50,7 +62,11 @@ pub fn rows_cols(shape: &[usize]) -> (usize, usize) {
 /// The left operand of a matrix product: a stored weight (any dtype, rows dequantized on use)
 /// or a computed f32 tensor.
 pub enum Matrix<'a> {
-    Stored { dtype: DType, bytes: &'a [u8], row_bytes: usize },
+    Stored {
+        dtype: DType,
+        bytes: &'a [u8],
+        row_bytes: usize,
+    },
     Dense(&'a [f32]),
 }
 
@@ -60,13 +76,21 @@ impl<'a> Matrix<'a> {
             .dtype
             .row_bytes(cols as u64)
             .ok_or_else(|| CpuError(format!("a row of {cols} elements is not whole {} blocks", w.dtype)))?;
-        Ok(Matrix::Stored { dtype: w.dtype, bytes: w.bytes, row_bytes: row_bytes as usize })
+        Ok(Matrix::Stored {
+            dtype: w.dtype,
+            bytes: w.bytes,
+            row_bytes: row_bytes as usize,
+        })
     }
 
     /// Row `i` (of `out.len()` columns) as f32.
     pub fn row(&self, i: usize, out: &mut [f32]) -> Result<(), CpuError> {
         match self {
-            Matrix::Stored { dtype, bytes, row_bytes } => {
+            Matrix::Stored {
+                dtype,
+                bytes,
+                row_bytes,
+            } => {
                 let start = i * row_bytes;
                 let bytes = bytes
                     .get(start..start + row_bytes)

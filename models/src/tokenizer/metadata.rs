@@ -131,13 +131,10 @@ impl VocabMetadata {
 
 fn string(gguf: &GgufFile, key: &'static str) -> Result<String, TokenizerError> {
     let value = gguf.get(key).ok_or(TokenizerError::MissingKey { key })?;
-    value
-        .as_str()
-        .map(str::to_string)
-        .ok_or(TokenizerError::WrongType {
-            key,
-            expected: "a string",
-        })
+    value.as_str().map(str::to_string).ok_or(TokenizerError::WrongType {
+        key,
+        expected: "a string",
+    })
 }
 
 fn array<'a>(gguf: &'a GgufFile, key: &'static str) -> Result<&'a [MetaValue], TokenizerError> {
@@ -153,13 +150,11 @@ fn string_array(gguf: &GgufFile, key: &'static str) -> Result<Vec<String>, Token
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            item.as_str()
-                .map(str::to_string)
-                .ok_or(TokenizerError::WrongItem {
-                    key,
-                    index,
-                    expected: "a string",
-                })
+            item.as_str().map(str::to_string).ok_or(TokenizerError::WrongItem {
+                key,
+                index,
+                expected: "a string",
+            })
         })
         .collect()
 }

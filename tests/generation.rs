@@ -193,3 +193,54 @@ fn interactive_chat_keeps_the_conversation() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(both, format!("{out1}{out2}"), "interactive replies vs fresh runs");
 }
+
+/// With -n -1 generation runs until the context is full: `n_ctx - prompt` tokens fill it, and one more
+/// is sampled from the logits of the full context. The tokens are the greedy chain's.
+#[test]
+fn generation_stops_when_the_context_is_full() {
+    let path = gguf_path("tiny", "F32");
+    let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let tokenizer = Tokenizer::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
+    let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
+    let prompt = tokenizer.encode(PROMPT, true).expect("tokenize");
+    let greedy = || {
+        Sampler::new(SamplerParams {
+            temp: 0.0,
+            ..SamplerParams::default()
+        })
+        .expect("sampler")
+    };
+    let run = |n_ctx: usize, n_predict: Option<usize>| {
+        let graph = build_graph(&hp, &file, GraphOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let be = backend::open_choice(&file, BackendChoice::Cpu, n_ctx).unwrap_or_else(|e| panic!("{e:#}"));
+        let mut session = Session::new(be, graph, n_ctx);
+        generate(&mut session, &tokenizer, &mut greedy(), &prompt, n_predict, &mut |_| {
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let long = run(256, Some(STEPS));
+    assert_eq!(
+        long.stop,
+        Stop::Limit,
+        "precondition: tiny's greedy chain runs {STEPS} tokens without ending"
+    );
+    let full = run(prompt.len() + 5, None);
+    assert_eq!(full.stop, Stop::ContextFull);
+    assert_eq!(
+        full.tokens,
+        long.tokens[..6],
+        "5 tokens fill the context, a 6th is sampled from it"
+    );
+}
+
+#[test]
+fn the_prompt_can_come_from_stdin() {
+    let model = gguf_path("tiny", "F32").display().to_string();
+    let args = ["run", "-m", &model, "--backend", "cpu", "--temp", "0", "-n", "5"];
+    let from_stdin = lingot_ok(&args, Some(PROMPT));
+    let mut with_p = args.to_vec();
+    with_p.extend(["-p", PROMPT]);
+    assert_eq!(from_stdin, lingot_ok(&with_p, None));
+    assert!(from_stdin.len() > PROMPT.len() + 1, "generated nothing: {from_stdin:?}");
+}

@@ -177,19 +177,31 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
         tokens.len(),
         backend.name()
     );
+    // On a terminal the bar shows the running value and the `[i]x,` line is printed at the end, so the
+    // two never share a line; otherwise each value is printed as its window finishes, as llama does.
     let progress = progress_bar(n_chunks);
+    let streaming = progress.is_hidden();
     let started = std::time::Instant::now();
     let result = perplexity(backend.as_mut(), &graph, &tokens, bos, params, &mut |chunk, _, ppl| {
         progress.inc(1);
-        progress.suspend(|| {
-            print!("[{}]{ppl:.4},", chunk + 1);
-            let _ = std::io::stdout().flush();
-        });
+        progress.set_message(format!("PPL {ppl:.4}"));
+        if streaming {
+            // A closed stdout is reported by the final write below.
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "[{}]{ppl:.4},", chunk + 1).and_then(|()| out.flush());
+        }
     });
     progress.finish_and_clear();
     let result = result?;
-    println!();
-    println!("Final estimate: PPL = {:.4} +/- {:.5}", result.ppl, result.err);
+    let mut out = std::io::stdout().lock();
+    if !streaming {
+        for (i, ppl) in result.running.iter().enumerate() {
+            write!(out, "[{}]{ppl:.4},", i + 1).context("cannot write to standard output")?;
+        }
+    }
+    writeln!(out)
+        .and_then(|()| writeln!(out, "Final estimate: PPL = {:.4} +/- {:.5}", result.ppl, result.err))
+        .context("cannot write to standard output")?;
     eprintln!(
         "perplexity: {} tokens scored in {:.2} s",
         result.nll.len(),
@@ -204,7 +216,8 @@ fn progress_bar(len: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} windows, {elapsed} elapsed, ETA {eta}") {
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} windows, {msg}, {elapsed} elapsed, ETA {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -133,6 +133,17 @@ impl<'w> WgpuBackend<'w> {
         Ok(words.into_iter().map(f32::from_bits).collect())
     }
 
+    /// How many buffers weight `name` (as stored, no view) is split over, once uploaded.
+    pub fn weight_chunks(&self, name: &str) -> Option<usize> {
+        self.weights.chunks_of(name)
+    }
+
+    /// Destroys the device, as a driver reset would: later runs fail with
+    /// [`WgpuError::DeviceLost`]. For tests of that path.
+    pub fn destroy_device(&self) {
+        self.gpu.device.destroy();
+    }
+
     /// Maps `staging`, waits, and returns its first `n` bytes as words.
     fn read(&self, staging: &wgpu::Buffer, n: u64) -> Result<Vec<u32>, WgpuError> {
         if n == 0 {

@@ -129,28 +129,37 @@ pub fn list_adapters() -> Vec<AdapterInfoRow> {
 /// [`WgpuError::NoAdapter`].
 pub fn pick(auto: bool, index: Option<usize>) -> Result<Option<Adapter>, WgpuError> {
     let all = adapters();
+    let types: Vec<DeviceType> = all.iter().map(|a| a.get_info().device_type).collect();
+    Ok(choose(&types, auto, index)?.map(|i| all[i].clone()))
+}
+
+/// [`pick`] over the adapters' device types: the index to use.
+fn choose(types: &[DeviceType], auto: bool, index: Option<usize>) -> Result<Option<usize>, WgpuError> {
     if let Some(i) = index {
-        return match all.get(i) {
-            Some(a) => Ok(Some(a.clone())),
-            None => Err(WgpuError::NoSuchAdapter {
+        return match i < types.len() {
+            true => Ok(Some(i)),
+            false => Err(WgpuError::NoSuchAdapter {
                 index: i,
-                count: all.len(),
+                count: types.len(),
             }),
         };
     }
-    let best = all
+    let best = types
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| auto_rank(a.get_info().device_type).map(|r| (r, i, a)))
-        .min_by_key(|(r, i, _)| (*r, *i));
-    if let Some((_, _, a)) = best {
-        return Ok(Some(a.clone()));
+        .filter_map(|(i, t)| auto_rank(*t).map(|r| (r, i)))
+        .min();
+    if let Some((_, i)) = best {
+        return Ok(Some(i));
     }
     if auto {
         return Ok(None);
     }
-    let fallback = all.iter().find(|a| is_software(&a.get_info())).or(all.first());
-    fallback.cloned().map(Some).ok_or(WgpuError::NoAdapter)
+    let soft = types.iter().position(|t| *t == DeviceType::Cpu);
+    match soft.or(if types.is_empty() { None } else { Some(0) }) {
+        Some(i) => Ok(Some(i)),
+        None => Err(WgpuError::NoAdapter),
+    }
 }
 
 /// Which optional features to use when the adapter has them (both on by default; tests turn
@@ -322,5 +331,26 @@ impl Gpu {
                 reason: e.to_string(),
             })?;
         self.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeviceType::*;
+
+    #[test]
+    fn choice_prefers_discrete_and_keeps_software_for_explicit_requests() {
+        assert_eq!(choose(&[Cpu, IntegratedGpu, DiscreteGpu], true, None).unwrap(), Some(2));
+        assert_eq!(choose(&[Cpu, IntegratedGpu], true, None).unwrap(), Some(1));
+        assert_eq!(choose(&[Cpu, Other], true, None).unwrap(), None);
+        assert_eq!(choose(&[Other, Cpu], false, None).unwrap(), Some(1));
+        assert_eq!(choose(&[Cpu], false, Some(0)).unwrap(), Some(0));
+        assert!(matches!(choose(&[], false, None), Err(WgpuError::NoAdapter)));
+        assert_eq!(choose(&[], true, None).unwrap(), None);
+        assert!(matches!(
+            choose(&[Cpu], true, Some(1)),
+            Err(WgpuError::NoSuchAdapter { index: 1, count: 1 })
+        ));
     }
 }

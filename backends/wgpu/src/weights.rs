@@ -172,6 +172,14 @@ impl<'w> WeightStore<'w> {
         }
     }
 
+    /// Chunks of the uploaded weight `name` (the stored tensor, not a view).
+    pub fn chunks_of(&self, name: &str) -> Option<usize> {
+        self.uploaded
+            .iter()
+            .find(|(v, _)| v.name == name && v.ops.is_empty())
+            .map(|(_, w)| w.chunks.len())
+    }
+
     /// The view on the GPU in its stored dtype, uploaded on first use.
     pub fn get(&mut self, gpu: &Gpu, view: &WeightView) -> Result<Arc<GpuWeight>, BackendError> {
         if let Some(w) = self.uploaded.get(view) {

@@ -1,0 +1,143 @@
+//! Weights larger than one storage binding are split over several buffers and still give the
+//! CPU's results: the binding limit is lowered to a few hundred bytes so that small tensors split
+//! (rows for get_rows and mul_mat, experts for the expert-indexed ops).
+
+mod common;
+mod parity;
+
+use lingot_ir::{shape, DType, Graph, Op, Sym};
+use lingot_wgpu::{WgpuError, WgpuOptions};
+use parity::*;
+
+const CHUNK: u64 = 1000;
+
+fn options(subgroups: bool) -> WgpuOptions {
+    WgpuOptions {
+        context: 8,
+        subgroups,
+        shader_f16: subgroups,
+        max_weight_chunk: Some(CHUNK),
+    }
+}
+
+fn suite() -> (Suite, Vec<(String, usize)>) {
+    let mut s = Suite::new(51);
+    let mut expect = vec![];
+    // get_rows: 40 rows of 68 bytes, 14 a chunk
+    let mut g = Graph::new();
+    let table = s.weight(&mut g, DType::Q8_0, &[40, 64]);
+    let ids = i32_input(&mut g, "ids", shape![Sym::T]);
+    let y = push(&mut g, Op::GetRows, &[table, ids]);
+    g.output(y, "y");
+    expect.push(("w0.q8_0".into(), 3));
+    s.case(
+        "get_rows over 3 chunks",
+        g,
+        vec![("ids".into(), host_i32(&[6], vec![0, 13, 14, 27, 28, 39]))],
+        bind(6),
+        EXACT,
+    );
+    // mul_mat: 20 rows of 144 bytes, 6 a chunk; mat-vec and tiled forms
+    for t in [1, 12] {
+        let mut g = Graph::new();
+        let w = s.weight(&mut g, DType::Q4K, &[20, 256]);
+        let x = f32_input(&mut g, "x", shape![Sym::T, 256]);
+        let y = push(&mut g, Op::MulMat, &[w, x]);
+        g.output(y, "y");
+        let name = format!("w{}.q4_k", if t == 1 { 1 } else { 2 });
+        expect.push((name, 4));
+        let xs = s.f32s(t * 256, -1.0, 1.0);
+        s.case(
+            format!("mul_mat over 4 chunks, t {t}"),
+            g,
+            vec![("x".into(), host_f32(&[t, 256], xs))],
+            bind(t),
+            ARITH,
+        );
+    }
+    // expert ops: 6 experts of 3 rows of 144 bytes, 2 experts a chunk
+    let (e, n, k, slots, t) = (6, 3, 256, 2, 4);
+    let ids: Vec<i32> = vec![0, 5, 2, 3, 4, 1, 5, 2];
+    let mut g = Graph::new();
+    let w = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+    let gate = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+    let up = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+    let down = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+    let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+    let x3 = push(
+        &mut g,
+        Op::Reshape {
+            shape: shape![Sym::T, 1, k],
+        },
+        &[x],
+    );
+    let idv = i32_input(&mut g, "ids", shape![Sym::T, slots]);
+    let h = f32_input(&mut g, "h", shape![Sym::T, slots, k]);
+    let wts = f32_input(&mut g, "wts", shape![Sym::T, slots]);
+    let a = push(&mut g, Op::MulMatId, &[w, x3, idv]);
+    let b = push(&mut g, Op::MoeGateUp, &[x, gate, up, idv]);
+    let c = push(&mut g, Op::MoeDown, &[h, down, idv, wts]);
+    g.output(a, "mul_mat_id");
+    g.output(b, "moe_gate_up");
+    g.output(c, "moe_down");
+    for i in 3..7 {
+        expect.push((format!("w{i}.q4_k"), 3));
+    }
+    let inputs = vec![
+        ("x".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+        ("ids".into(), host_i32(&[t, slots], ids)),
+        ("h".into(), host_f32(&[t, slots, k], s.f32s(t * slots * k, -1.0, 1.0))),
+        ("wts".into(), host_f32(&[t, slots], s.f32s(t * slots, 0.0, 1.0))),
+    ];
+    s.case("expert ops over 3 chunks", g, inputs, bind(t), TRANSCENDENTAL);
+    (s, expect)
+}
+
+fn check(subgroups: bool) {
+    let (s, expect) = suite();
+    run(&s, options(subgroups));
+    // the same weights on a fresh backend: count the chunks each was split into
+    let mut gpu = common::backend(&s.weights, options(subgroups));
+    for c in &s.cases {
+        let ins: Vec<(&str, lingot_ir::exec::HostTensor)> =
+            c.inputs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        lingot_ir::exec::Backend::run(&mut gpu, &c.graph, &ins, c.b).expect("gpu run");
+    }
+    for (name, chunks) in expect {
+        assert_eq!(gpu.weight_chunks(&name), Some(chunks), "{name}");
+    }
+}
+
+#[test]
+fn split_weights_match_cpu() {
+    check(true);
+}
+
+#[test]
+fn split_weights_match_cpu_without_subgroups() {
+    check(false);
+}
+
+#[test]
+fn a_row_larger_than_a_binding_is_a_clear_error() {
+    let mut s = Suite::new(52);
+    let mut g = Graph::new();
+    let w = s.weight(&mut g, DType::Q8_0, &[4, 1024]); // rows of 1088 bytes
+    let x = f32_input(&mut g, "x", shape![Sym::T, 1024]);
+    let y = push(&mut g, Op::MulMat, &[w, x]);
+    g.output(y, "y");
+    let mut gpu = common::backend(&s.weights, options(true));
+    let xs = host_f32(&[1, 1024], vec![0.5; 1024]);
+    let err = lingot_ir::exec::Backend::run(&mut gpu, &g, &[("x", xs)], bind(1)).expect_err("too large");
+    let msg = err.to_string();
+    assert!(msg.contains("1088 bytes") && msg.contains(&CHUNK.to_string()), "{msg}");
+    // and the WgpuError behind it names the limit
+    let e = WgpuError::TooLarge {
+        adapter: "x".into(),
+        what: "y".into(),
+        bytes: 1088,
+        limit_name: "storage binding",
+        limit: CHUNK,
+    };
+    assert!(e.to_string().contains("storage binding"));
+}

@@ -8,4 +8,5 @@ pub mod chat;
 pub mod gguf;
 pub mod npy;
 pub mod sampling;
+pub mod synth;
 pub mod tokenizer;

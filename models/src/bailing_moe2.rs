@@ -301,7 +301,36 @@ pub struct GraphOptions {
 /// Builds the forward pass. Inputs: `tokens` and `positions` (`i32[t]`); outputs: `logits`
 /// (`f32[t, vocab]`), then with `opts.routing` one `ffn_moe_topk.N` per MoE layer.
 pub fn build_graph(hp: &HParams, f: &GgufFile, opts: GraphOptions) -> Result<Graph, ModelError> {
-    let mut b = Builder { g: Graph::new(), f, hp };
+    let stored = |name: &str| {
+        let t = f.tensor(name)?;
+        Some(TensorType::new(t.dtype, Shape::new(t.shape.iter().map(|&d| d.into()))))
+    };
+    build(hp, &f.path().display().to_string(), &stored, opts)
+}
+
+/// [`build_graph`] without a file: `weight_type` gives each weight's stored type by GGUF name
+/// (e.g. from [`HParams::tensor_shapes`] and a dtype choice), so a graph can be built, printed
+/// and counted from hyperparameters alone.
+pub fn build_graph_with(
+    hp: &HParams,
+    opts: GraphOptions,
+    weight_type: impl Fn(&str) -> Option<TensorType>,
+) -> Result<Graph, ModelError> {
+    build(hp, "(weight types given by name)", &weight_type, opts)
+}
+
+fn build(
+    hp: &HParams,
+    file: &str,
+    types: &dyn Fn(&str) -> Option<TensorType>,
+    opts: GraphOptions,
+) -> Result<Graph, ModelError> {
+    let mut b = Builder {
+        g: Graph::new(),
+        file,
+        types,
+        hp,
+    };
     let tokens =
         b.g.input("tokens", TensorType::new(DType::I32, Shape::new([Sym::T.into()])));
     let positions =
@@ -337,18 +366,19 @@ pub fn build_graph(hp: &HParams, f: &GgufFile, opts: GraphOptions) -> Result<Gra
 
 struct Builder<'a> {
     g: Graph,
-    f: &'a GgufFile,
+    /// Where the weights come from, for errors.
+    file: &'a str,
+    types: &'a dyn Fn(&str) -> Option<TensorType>,
     hp: &'a HParams,
 }
 
 impl Builder<'_> {
     fn weight(&mut self, name: &str) -> Result<Value, ModelError> {
-        let t = self.f.tensor(name).ok_or_else(|| ModelError::MissingTensor {
-            file: self.f.path().display().to_string(),
+        let ty = (self.types)(name).ok_or_else(|| ModelError::MissingTensor {
+            file: self.file.to_string(),
             name: name.into(),
         })?;
-        let shape = Shape::new(t.shape.iter().map(|&d| d.into()));
-        Ok(self.g.weight(name, TensorType::new(t.dtype, shape)))
+        Ok(self.g.weight(name, ty))
     }
 
     fn op(&mut self, op: Op, operands: &[Value]) -> Result<Value, ModelError> {

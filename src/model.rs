@@ -9,6 +9,7 @@ use lingot_ir::exec::{Backend, HostTensor};
 use lingot_ir::{Bindings, Graph};
 use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
 use lingot_models::gguf::{parse_override_kv, GgufFile};
+use lingot_passes::Pipeline;
 
 /// The built-in default model: a trained 10.5M-parameter Bailing-MoE2 (five Austen novels).
 pub const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/austen-Q4_K_M.gguf");
@@ -41,12 +42,20 @@ pub struct ModelArgs {
     /// CPU threads (default: all cores).
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    /// Graph passes to apply, comma-separated (`default` stands for the default pipeline:
+    /// dce,cse,fuse-rms-norm-mul,fuse-moe-router,fuse-moe-gate-up,fuse-swiglu,fuse-moe-down,dce).
+    #[arg(long, value_name = "LIST", conflicts_with = "no_fuse")]
+    pub passes: Option<String>,
+    /// Run the graph as the model front-end builds it: no passes, no fused ops.
+    #[arg(long)]
+    pub no_fuse: bool,
 }
 
-/// A loaded model: the file, its hyperparameters.
+/// A loaded model: the file, its hyperparameters, and the passes its graph goes through.
 pub struct Model {
     pub file: GgufFile,
     pub hp: HParams,
+    pub pipeline: Pipeline,
 }
 
 impl ModelArgs {
@@ -70,12 +79,33 @@ impl ModelArgs {
             file.set_override(&key, value);
         }
         let hp = HParams::from_gguf(&file)?;
-        Ok(Model { file, hp })
+        Ok(Model {
+            file,
+            hp,
+            pipeline: self.pipeline()?,
+        })
+    }
+
+    /// The passes `--passes` / `--no-fuse` ask for (default: the default pipeline).
+    pub fn pipeline(&self) -> Result<Pipeline> {
+        match (&self.passes, self.no_fuse) {
+            (_, true) => Ok(Pipeline::empty()),
+            (Some(list), false) => Pipeline::parse(list).context("--passes"),
+            (None, false) => Ok(lingot_passes::default_pipeline()),
+        }
     }
 }
 
 impl Model {
+    /// The model's graph after the passes of `--passes` / `--no-fuse`, verified after each.
     pub fn graph(&self, opts: GraphOptions) -> Result<Graph> {
+        let mut g = self.unfused_graph(opts)?;
+        self.pipeline.run_verified(&mut g)?;
+        Ok(g)
+    }
+
+    /// The graph as the model front-end builds it, before any pass.
+    pub fn unfused_graph(&self, opts: GraphOptions) -> Result<Graph> {
         let g = build_graph(&self.hp, &self.file, opts)?;
         lingot_ir::verify(&g).context("the model graph does not verify")?;
         Ok(g)

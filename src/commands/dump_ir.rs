@@ -1,10 +1,17 @@
-//! `lingot dump-ir` prints a model's IR; `lingot ir check` parses, verifies and reprints a file.
+//! `lingot dump-ir` prints a model's IR before and after graph passes (text or DOT), or its
+//! statistics; `lingot ir check` parses, verifies and reprints a file.
+//!
+//! stdout carries only the IR, the DOT or the statistics; everything else goes to stderr.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use lingot_models::bailing_moe2::GraphOptions;
+use lingot_ir::{Bindings, DType, Graph, Shape, TensorType};
+use lingot_models::bailing_moe2::{build_graph_with, GraphOptions, HParams};
+use lingot_passes::memory::plan_memory;
+use lingot_passes::stats::{launches, op_stats};
+use lingot_passes::Pipeline;
 
 use crate::model::ModelArgs;
 
@@ -14,24 +21,230 @@ pub enum Format {
     Dot,
 }
 
+/// Models whose graph can be built from hyperparameters alone (no weights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// inclusionAI Ling-mini-2.0 (16B-A1.4B), matrices as Q4_K.
+    #[value(name = "ling-mini-2.0")]
+    LingMini2,
+}
+
 #[derive(Debug, Args)]
 pub struct DumpIrArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Build a known model's graph from its hyperparameters instead of a file.
+    #[arg(long, value_enum, conflicts_with = "model")]
+    pub preset: Option<Preset>,
+    /// Print the graph right after this pass of the pipeline (--passes, else the default one).
+    #[arg(long, value_name = "PASS", conflicts_with = "after_all")]
+    pub after: Option<String>,
+    /// Print the graph before the passes, then after each pass under a `; after <pass>` comment.
+    #[arg(long)]
+    pub after_all: bool,
     /// Output format: the text IR (parseable by `lingot ir check`) or Graphviz DOT.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print statistics instead of the graph, before and after the passes: ops by kind, kernel
+    /// launches (as the wgpu backend lowers the graph), planned activation memory.
+    #[arg(long)]
+    pub stats: bool,
+    /// The batch (tokens, = cached positions) of the prefill memory figure of --stats.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub stats_batch: usize,
+    /// The context (cached positions) of the decode memory figure of --stats.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub stats_ctx: usize,
+}
+
+/// Where the graph comes from: hyperparameters and each weight's stored type.
+struct Source {
+    label: String,
+    hp: HParams,
+    types: Box<dyn Fn(&str) -> Option<TensorType>>,
+}
+
+impl Source {
+    fn graph(&self, hp: &HParams) -> Result<Graph> {
+        let g = build_graph_with(hp, GraphOptions::default(), &self.types)?;
+        lingot_ir::verify(&g).context("the model graph does not verify")?;
+        Ok(g)
+    }
 }
 
 pub fn run(args: DumpIrArgs) -> Result<()> {
-    let model = args.model.load()?;
-    let graph = model.graph(GraphOptions::default())?;
-    eprintln!("{}: {} nodes", args.model.path().display(), graph.node_count());
-    match args.format {
-        Format::Text => print!("{}", lingot_ir::print(&graph)),
-        Format::Dot => print!("{}", lingot_ir::to_dot(&graph)),
+    let src = source(&args)?;
+    let mut graph = src.graph(&src.hp)?;
+    eprintln!("{}: {} nodes before passes", src.label, graph.node_count());
+    let explicit = args.model.passes.is_some() || args.after.is_some() || args.after_all;
+    let pipeline = args.model.pipeline()?;
+    if args.stats {
+        return print_stats(&args, &src, graph, pipeline);
+    }
+    let show = |g: &Graph| match args.format {
+        Format::Text => lingot_ir::print(g),
+        Format::Dot => lingot_ir::to_dot(g),
+    };
+    let header = |what: &str| match args.format {
+        Format::Text => format!("; {what}\n"),
+        Format::Dot => format!("// {what}\n"),
+    };
+    if !explicit || args.model.no_fuse {
+        print!("{}", show(&graph));
+    } else if args.after_all {
+        print!("{}{}", header("before passes"), show(&graph));
+        pipeline.run_each(&mut graph, true, |pass, g| {
+            print!("{}{}", header(&format!("after {pass}")), show(g))
+        })?;
+    } else if let Some(want) = &args.after {
+        if !pipeline.names().contains(&want.as_str()) {
+            bail!("--after {want}: the pipeline is {}", pipeline.names().join(","));
+        }
+        let mut shown = false;
+        pipeline.run_each(&mut graph, true, |pass, g| {
+            if pass == want && !shown {
+                print!("{}", show(g));
+                shown = true;
+            }
+        })?;
+    } else {
+        pipeline.run_verified(&mut graph)?;
+        print!("{}", show(&graph));
     }
     Ok(())
+}
+
+fn source(args: &DumpIrArgs) -> Result<Source> {
+    if let Some(Preset::LingMini2) = args.preset {
+        let hp = ling_mini_2_0();
+        let shapes = hp.tensor_shapes();
+        let types = move |name: &str| {
+            let (_, dims) = shapes.iter().find(|(n, _)| n == name)?;
+            // as llama.cpp quantizes: 1-D tensors and the router stay F32
+            let dtype = if dims.len() == 1 || name.contains("ffn_gate_inp") {
+                DType::F32
+            } else {
+                DType::Q4K
+            };
+            Some(TensorType::new(dtype, Shape::new(dims.iter().map(|&d| d.into()))))
+        };
+        return Ok(Source {
+            label: "preset ling-mini-2.0".into(),
+            hp,
+            types: Box::new(types),
+        });
+    }
+    let model = args.model.load()?;
+    let hp = model.hp.clone();
+    let types = move |name: &str| {
+        let t = model.file.tensor(name)?;
+        Some(TensorType::new(t.dtype, Shape::new(t.shape.iter().map(|&d| d.into()))))
+    };
+    Ok(Source {
+        label: args.model.path().display().to_string(),
+        hp,
+        types: Box::new(types),
+    })
+}
+
+/// Ling-mini-2.0 as its config.json gives it (16B total, 1.4B active parameters).
+pub fn ling_mini_2_0() -> HParams {
+    HParams {
+        block_count: 20,
+        context_length: 32768,
+        embedding_length: 2048,
+        feed_forward_length: 5120,
+        head_count: 16,
+        head_count_kv: 4,
+        key_length: 128,
+        value_length: 128,
+        rms_eps: 1e-6,
+        rope_freq_base: 600000.0,
+        rope_dimension_count: 64,
+        rope_freq_scale: 1.0,
+        leading_dense_block_count: 1,
+        vocab_size: 157184,
+        expert_count: 256,
+        expert_used_count: 8,
+        expert_shared_count: 1,
+        expert_feed_forward_length: 512,
+        shared_feed_forward_length: 512,
+        expert_group_count: 8,
+        expert_group_used_count: 4,
+        expert_weights_scale: 2.5,
+        expert_weights_norm: true,
+    }
+}
+
+/// Statistics of the graph before the passes and after `pipeline` (the default one if empty).
+fn print_stats(args: &DumpIrArgs, src: &Source, mut graph: Graph, pipeline: Pipeline) -> Result<()> {
+    let pipeline = if pipeline.is_empty() {
+        lingot_passes::default_pipeline()
+    } else {
+        pipeline
+    };
+    println!("; {}", src.label);
+    println!("; before passes");
+    stats_section(args, src, &graph, &Pipeline::empty())?;
+    pipeline.run_verified(&mut graph)?;
+    println!();
+    println!("; after {}", pipeline.names().join(","));
+    stats_section(args, src, &graph, &pipeline)
+}
+
+fn stats_section(args: &DumpIrArgs, src: &Source, g: &Graph, pipeline: &Pipeline) -> Result<()> {
+    let (outside, dense, moe) = layer_launches(src, pipeline)?;
+    let mut per_layer = vec![];
+    if let Some(n) = dense {
+        per_layer.push(format!("dense {n}"));
+    }
+    if let Some(n) = moe {
+        per_layer.push(format!("MoE {n}"));
+    }
+    println!(
+        "kernel launches per layer: {}; outside the layers: {outside}",
+        per_layer.join(", ")
+    );
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    for (what, t, kv) in [
+        ("decode", 1, args.stats_ctx),
+        ("prefill", args.stats_batch, args.stats_batch),
+    ] {
+        let plan = plan_memory(g, Bindings { t, kv })?;
+        println!(
+            "activation memory, {what} (t = {t}, kv = {kv}): {:.2} MiB in {} buffers (peak live {:.2} MiB)",
+            mib(plan.total_bytes),
+            plan.buffers.len(),
+            mib(plan.peak_live_bytes)
+        );
+    }
+    print!("{}", op_stats(g));
+    Ok(())
+}
+
+/// Kernel launches outside the layers, of a leading dense layer and of a MoE layer, from graphs
+/// of the same model cut to fewer layers.
+fn layer_launches(src: &Source, pipeline: &Pipeline) -> Result<(usize, Option<usize>, Option<usize>)> {
+    let count = |layers: usize| -> Result<usize> {
+        let mut hp = src.hp.clone();
+        hp.block_count = layers;
+        let mut g = src.graph(&hp)?;
+        pipeline.run(&mut g)?;
+        Ok(launches(&g))
+    };
+    let (n, n_dense) = (src.hp.block_count, src.hp.leading_dense_block_count);
+    let outside = count(0)?;
+    let dense = if n_dense >= 1 && n >= 1 {
+        Some(count(1)?.saturating_sub(outside))
+    } else {
+        None
+    };
+    let moe = if n > n_dense {
+        Some(count(n)?.saturating_sub(count(n - 1)?))
+    } else {
+        None
+    };
+    Ok((outside, dense, moe))
 }
 
 #[derive(Debug, Subcommand)]

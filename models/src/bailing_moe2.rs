@@ -195,13 +195,13 @@ impl HParams {
                 msg,
             })
         };
-        if self.head_count == 0 || self.head_count_kv == 0 || self.head_count % self.head_count_kv != 0 {
+        if self.head_count == 0 || self.head_count_kv == 0 || !self.head_count.is_multiple_of(self.head_count_kv) {
             return bad(format!(
                 "head_count {} is not a multiple of head_count_kv {}",
                 self.head_count, self.head_count_kv
             ));
         }
-        if self.rope_dimension_count % 2 != 0 || self.rope_dimension_count > self.key_length {
+        if !self.rope_dimension_count.is_multiple_of(2) || self.rope_dimension_count > self.key_length {
             return bad(format!(
                 "rope.dimension_count {} must be even and at most key_length {}",
                 self.rope_dimension_count, self.key_length

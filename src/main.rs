@@ -27,6 +27,12 @@ enum Command {
     DumpIr(commands::dump_ir::DumpIrArgs),
     /// List the GPU adapters wgpu sees (the N of --device N).
     Devices,
+    /// Write a GGUF shaped like a real Bailing-MoE2 model, with random weights.
+    Synth(commands::synth::SynthArgs),
+    /// Time prompt processing and decoding, as llama-bench does.
+    Bench(commands::bench::BenchArgs),
+    /// Time prompt processing and decoding at growing KV depths, as llama.cpp's sweep-bench does.
+    SweepBench(commands::sweep_bench::SweepBenchArgs),
     /// Work with text IR files.
     #[command(subcommand)]
     Ir(commands::dump_ir::IrCommand),
@@ -42,6 +48,9 @@ fn main() -> ExitCode {
         Command::DumpIr(a) => commands::dump_ir::run(a),
         Command::Devices => commands::devices::run(),
         Command::Ir(c) => commands::dump_ir::run_ir(c),
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+        Command::SweepBench(a) => commands::sweep_bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -73,6 +73,17 @@ fn scale(rng: &mut SmallRng, sigma: f32, sd_of_quants: f32) -> f32 {
     sigma / sd_of_quants * rng.random_range(0.75f32..1.25)
 }
 
+/// [`scale`] with a random sign, for grids that are not symmetric about zero (Q4_0's -8..7):
+/// ggml's scales take the sign of the block's largest value, so both signs occur.
+fn signed_scale(rng: &mut SmallRng, sigma: f32, sd_of_quants: f32) -> f32 {
+    let d = scale(rng, sigma, sd_of_quants);
+    if rng.random() {
+        d
+    } else {
+        -d
+    }
+}
+
 fn put_f16(b: &mut [u8], x: f32) {
     b.copy_from_slice(&f16::from_f32(x).to_le_bytes());
 }
@@ -83,9 +94,9 @@ fn fill_blocks(dtype: DType, sigma: f32, out: &mut [u8], rng: &mut SmallRng) {
     for b in out.chunks_exact_mut(dtype.block_bytes()) {
         match dtype {
             // x = d * q, q in -128..=127.
-            DType::Q8_0 => put_f16(&mut b[0..2], scale(rng, sigma, level_sd(256.0))),
+            DType::Q8_0 => put_f16(&mut b[0..2], signed_scale(rng, sigma, level_sd(256.0))),
             // x = d * (q - 8), q in 0..16.
-            DType::Q4_0 => put_f16(&mut b[0..2], scale(rng, sigma, level_sd(16.0))),
+            DType::Q4_0 => put_f16(&mut b[0..2], signed_scale(rng, sigma, level_sd(16.0))),
             // x = d * q + m, q in 0..16: m centres the block.
             DType::Q4_1 => {
                 let d = scale(rng, sigma, level_sd(16.0));
@@ -93,7 +104,7 @@ fn fill_blocks(dtype: DType, sigma: f32, out: &mut [u8], rng: &mut SmallRng) {
                 put_f16(&mut b[2..4], -7.5 * d);
             }
             // x = d * (q - 16), q in 0..32.
-            DType::Q5_0 => put_f16(&mut b[0..2], scale(rng, sigma, level_sd(32.0))),
+            DType::Q5_0 => put_f16(&mut b[0..2], signed_scale(rng, sigma, level_sd(32.0))),
             DType::Q5_1 => {
                 let d = scale(rng, sigma, level_sd(32.0));
                 put_f16(&mut b[0..2], d);
@@ -162,5 +173,6 @@ fn q3_k(b: &mut [u8], rng: &mut SmallRng, sigma: f32) {
     for q in &mut b[104..108] {
         *q = high | (high << 2) | (high << 4) | (high << 6);
     }
-    put_f16(&mut b[108..110], scale(rng, sigma, f32::from(s) * level_sd(8.0)));
+    // The grid is -4..3: a random sign of d centres it.
+    put_f16(&mut b[108..110], signed_scale(rng, sigma, f32::from(s) * level_sd(8.0)));
 }

@@ -1,5 +1,7 @@
 //! Both backends against the model authors' reference: logits and expert choices of every
-//! variant and sequence in ../shared/reference, and batch invariance. The wgpu tests take the
+//! variant and sequence in ../shared/reference, and batch invariance. The graph is the one the
+//! command line runs (after the default pass pipeline); the `unfused` tests run the front-end's
+//! graph without passes against the same bar. The wgpu tests take the
 //! best adapter, software ones (lavapipe) included, and fail when there is none.
 
 mod common;
@@ -10,21 +12,53 @@ use lingot::model::{evaluate, Evaluation};
 use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
 use lingot_models::gguf::GgufFile;
 
+/// Which graph a test runs: after the default pipeline (what `lingot run` runs) or as the model
+/// front-end builds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Graphs {
+    Fused,
+    Unfused,
+}
+
 fn run(be: BackendChoice, model: &str, variant: &str, tokens: &[u32], ubatch: usize) -> Evaluation {
+    run_graph(be, Graphs::Fused, model, variant, tokens, ubatch)
+}
+
+fn run_graph(
+    be: BackendChoice,
+    graphs: Graphs,
+    model: &str,
+    variant: &str,
+    tokens: &[u32],
+    ubatch: usize,
+) -> Evaluation {
     let path = gguf_path(model, variant);
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
-    let graph = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    let mut graph = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    if graphs == Graphs::Fused {
+        lingot_passes::default_pipeline()
+            .run_verified(&mut graph)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            graph.g.node_weights().any(|n| n.op.is_fused()),
+            "{model}-{variant}: the default pipeline fused nothing"
+        );
+    }
     let mut be = backend::open_choice(&file, be, tokens.len()).unwrap_or_else(|e| panic!("{e:#}"));
     evaluate(be.as_mut(), &graph, tokens, 0, ubatch).unwrap_or_else(|e| panic!("{model}-{variant}: {e:#}"))
 }
 
 fn check_model(be: BackendChoice, model: &str) {
+    check_graphs(be, Graphs::Fused, model)
+}
+
+fn check_graphs(be: BackendChoice, graphs: Graphs, model: &str) {
     for variant in variants(model) {
         for seq in ["a", "b"] {
             let Some(tokens) = sequence(model, seq) else { continue };
-            let what = format!("{be:?}: {model}-{variant} sequence {seq}");
-            let ev = run(be, model, &variant, &tokens, tokens.len());
+            let what = format!("{be:?} ({graphs:?}): {model}-{variant} sequence {seq}");
+            let ev = run_graph(be, graphs, model, &variant, &tokens, tokens.len());
             let (shape, want) = reference_logits(model, &variant, seq);
             assert_eq!(shape, vec![tokens.len(), ev.n_vocab], "{what}: logits shape");
             let worst = assert_logits_match(&what, &ev.logits, &want, ev.n_vocab);
@@ -53,6 +87,22 @@ fn cpu_small_matches_reference() {
 #[test]
 fn cpu_austen_matches_reference() {
     check_model(CPU, "austen");
+}
+
+/// The graph without passes meets the same bar: fusion changes how, never what.
+#[test]
+fn cpu_tiny_unfused_matches_reference() {
+    check_graphs(CPU, Graphs::Unfused, "tiny");
+}
+
+#[test]
+fn cpu_austen_unfused_matches_reference() {
+    check_graphs(CPU, Graphs::Unfused, "austen");
+}
+
+#[test]
+fn wgpu_tiny_unfused_matches_reference() {
+    check_graphs(WGPU, Graphs::Unfused, "tiny");
 }
 
 #[test]

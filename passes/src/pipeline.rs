@@ -18,8 +18,11 @@ use crate::{Pass, PassError};
 pub const DEFAULT_PIPELINE: &str =
     "dce,cse,fuse-rms-norm-mul,fuse-moe-router,fuse-moe-gate-up,fuse-swiglu,fuse-moe-down,dce";
 
-/// Every pass, by name, in the order `--help` lists them.
-const PASSES: [(&str, fn() -> Box<dyn Pass>); 7] = [
+/// Makes a pass.
+type Make = fn() -> Box<dyn Pass>;
+
+/// Every pass, by name.
+const PASSES: [(&str, Make); 7] = [
     ("dce", || Box::new(Dce)),
     ("cse", || Box::new(Cse)),
     ("fuse-rms-norm-mul", || Box::new(FuseRmsNormMul)),

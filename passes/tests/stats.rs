@@ -1,0 +1,51 @@
+//! Op counts and kernel launches on graphs counted by hand against lingot-wgpu's lowering.
+
+use lingot_ir::parse;
+use lingot_passes::stats::{launches, op_stats};
+
+#[test]
+fn views_cost_nothing_copies_and_addends_cost_a_launch() {
+    let g = parse(
+        r#"
+%w = weight "w"                                   : f32[4, 6, 8]
+%ws = slice %w {axis = 0, start = 0, len = 2}     : f32[2, 6, 8]
+%wr = reshape %ws {shape = [2, 6, 8]}             : f32[2, 6, 8]
+%x = input "x"                                    : f32[t, 16]
+%xs = slice %x {axis = 1, start = 0, len = 8}     : f32[t, 8]
+%l = input "logits"                               : f32[t, 2]
+%ids = top_k %l {k = 1}                           : i32[t, 1]
+%h = reshape %xs {shape = [t, 1, 8]}              : f32[t, 1, 8]
+%d = mul_mat_id %wr, %h, %ids                     : f32[t, 1, 6]
+%wd = weight "down"                               : f32[2, 8, 6]
+%wt = input "weights"                             : f32[t, 1]
+%a = input "a"                                    : f32[t, 8]
+%o = moe_down %d, %wd, %ids, %wt, %a, %xs         : f32[t, 8]
+output %o "out"
+"#,
+    )
+    .expect("parses");
+    // slice of an activation 1, top_k 1, mul_mat_id 1, moe_down 1 + 2 addends; the weight
+    // slice and both reshapes are views
+    assert_eq!(launches(&g), 6);
+    let s = op_stats(&g);
+    assert_eq!(s.nodes, 13);
+    assert_eq!(s.by_op["slice"], 2);
+    assert_eq!(s.by_op["input"], 4);
+    assert_eq!(s.launches, 6);
+}
+
+#[test]
+fn gate_and_up_stored_differently_take_three_launches() {
+    let g = parse(
+        r#"
+%ids = input "ids"                    : i32[t, 2]
+%g = weight "gate"                    : q8_0[4, 6, 32]
+%u = weight "up"                      : f32[4, 6, 32]
+%y = input "y"                        : f32[t, 32]
+%h = moe_gate_up %y, %g, %u, %ids     : f32[t, 2, 6]
+output %h "h"
+"#,
+    )
+    .expect("parses");
+    assert_eq!(launches(&g), 3);
+}

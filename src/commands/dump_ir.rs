@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use lingot_ir::{Bindings, DType, Graph, Shape, TensorType};
+use lingot_ir::{Bindings, Graph, Shape, TensorType};
 use lingot_models::bailing_moe2::{build_graph_with, GraphOptions, HParams};
+use lingot_models::synth::{FileType, Plan, Preset};
 use lingot_passes::memory::plan_memory;
 use lingot_passes::stats::{launches, op_stats};
 use lingot_passes::Pipeline;
@@ -21,21 +22,17 @@ pub enum Format {
     Dot,
 }
 
-/// Models whose graph can be built from hyperparameters alone (no weights).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Preset {
-    /// inclusionAI Ling-mini-2.0 (16B-A1.4B), matrices as Q4_K.
-    #[value(name = "ling-mini-2.0")]
-    LingMini2,
-}
-
 #[derive(Debug, Args)]
 pub struct DumpIrArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Build a known model's graph from its hyperparameters instead of a file.
-    #[arg(long, value_enum, conflicts_with = "model")]
-    pub preset: Option<Preset>,
+    /// Build a released model's graph from its shapes instead of a file (as `lingot synth
+    /// --preset` lays it out, stored as --preset-type): ling-mini-2.0, ling-flash-2.0, ling-1t.
+    #[arg(long, value_name = "NAME", conflicts_with = "model")]
+    pub preset: Option<String>,
+    /// The llama-quantize type of --preset's weights.
+    #[arg(long, value_name = "TYPE", default_value = "Q4_K_M", requires = "preset")]
+    pub preset_type: String,
     /// Print the graph right after this pass of the pipeline (--passes, else the default one).
     #[arg(long, value_name = "PASS", conflicts_with = "after_all")]
     pub after: Option<String>,
@@ -57,11 +54,14 @@ pub struct DumpIrArgs {
     pub stats_ctx: usize,
 }
 
+/// Each weight's stored type, by GGUF name.
+type WeightTypes = Box<dyn Fn(&str) -> Option<TensorType>>;
+
 /// Where the graph comes from: hyperparameters and each weight's stored type.
 struct Source {
     label: String,
     hp: HParams,
-    types: Box<dyn Fn(&str) -> Option<TensorType>>,
+    types: WeightTypes,
 }
 
 impl Source {
@@ -98,7 +98,10 @@ pub fn run(args: DumpIrArgs) -> Result<()> {
         })?;
     } else if let Some(want) = &args.after {
         if !pipeline.names().contains(&want.as_str()) {
-            bail!("--after {want}: the pipeline is {}", pipeline.names().join(","));
+            bail!(
+                "--after {want}: no such pass in the pipeline ({})",
+                pipeline.names().join(",")
+            );
         }
         let mut shown = false;
         pipeline.run_each(&mut graph, true, |pass, g| {
@@ -115,24 +118,8 @@ pub fn run(args: DumpIrArgs) -> Result<()> {
 }
 
 fn source(args: &DumpIrArgs) -> Result<Source> {
-    if let Some(Preset::LingMini2) = args.preset {
-        let hp = ling_mini_2_0();
-        let shapes = hp.tensor_shapes();
-        let types = move |name: &str| {
-            let (_, dims) = shapes.iter().find(|(n, _)| n == name)?;
-            // as llama.cpp quantizes: 1-D tensors and the router stay F32
-            let dtype = if dims.len() == 1 || name.contains("ffn_gate_inp") {
-                DType::F32
-            } else {
-                DType::Q4K
-            };
-            Some(TensorType::new(dtype, Shape::new(dims.iter().map(|&d| d.into()))))
-        };
-        return Ok(Source {
-            label: "preset ling-mini-2.0".into(),
-            hp,
-            types: Box::new(types),
-        });
+    if let Some(name) = &args.preset {
+        return preset_source(name, &args.preset_type);
     }
     let model = args.model.load()?;
     let hp = model.hp.clone();
@@ -147,33 +134,61 @@ fn source(args: &DumpIrArgs) -> Result<Source> {
     })
 }
 
-/// Ling-mini-2.0 as its config.json gives it (16B total, 1.4B active parameters).
-pub fn ling_mini_2_0() -> HParams {
-    HParams {
-        block_count: 20,
-        context_length: 32768,
-        embedding_length: 2048,
-        feed_forward_length: 5120,
-        head_count: 16,
-        head_count_kv: 4,
-        key_length: 128,
-        value_length: 128,
-        rms_eps: 1e-6,
-        rope_freq_base: 600000.0,
-        rope_dimension_count: 64,
+/// A released model's hyperparameters and weight types, from `lingot synth`'s layout of it.
+fn preset_source(name: &str, ftype: &str) -> Result<Source> {
+    let preset = Preset::from_name(name).with_context(|| {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        format!("--preset {name}: unknown preset (choose one of {})", names.join(", "))
+    })?;
+    let ftype_ = FileType::from_name(ftype).with_context(|| {
+        let names: Vec<&str> = FileType::ALL.iter().map(|t| t.name()).collect();
+        format!(
+            "--preset-type {ftype}: unsupported type (choose one of {})",
+            names.join(", ")
+        )
+    })?;
+    let plan = Plan::new(preset, ftype_, None)?;
+    let s = &plan.shapes;
+    let hp = HParams {
+        block_count: s.block_count,
+        context_length: s.context_length,
+        embedding_length: s.embedding_length,
+        feed_forward_length: s.feed_forward_length,
+        head_count: s.head_count,
+        head_count_kv: s.head_count_kv,
+        key_length: s.head_dim,
+        value_length: s.head_dim,
+        rms_eps: s.rms_eps,
+        rope_freq_base: s.rope_freq_base,
+        rope_dimension_count: s.rope_dimension_count,
         rope_freq_scale: 1.0,
-        leading_dense_block_count: 1,
-        vocab_size: 157184,
-        expert_count: 256,
-        expert_used_count: 8,
-        expert_shared_count: 1,
-        expert_feed_forward_length: 512,
-        shared_feed_forward_length: 512,
-        expert_group_count: 8,
-        expert_group_used_count: 4,
-        expert_weights_scale: 2.5,
-        expert_weights_norm: true,
-    }
+        leading_dense_block_count: s.leading_dense_block_count,
+        vocab_size: s.vocab_size,
+        expert_count: s.expert_count,
+        expert_used_count: s.expert_used_count,
+        expert_shared_count: s.expert_shared_count,
+        expert_feed_forward_length: s.expert_feed_forward_length,
+        shared_feed_forward_length: s.shared_feed_forward_length(),
+        expert_group_count: s.expert_group_count,
+        expert_group_used_count: s.expert_group_used_count,
+        expert_weights_scale: s.expert_weights_scale,
+        expert_weights_norm: s.expert_weights_norm,
+    };
+    let types: std::collections::HashMap<String, TensorType> = plan
+        .tensors
+        .iter()
+        .map(|t| {
+            // ggml dims are contiguous-first; IR shapes outermost-first
+            let dims = t.dims.iter().rev().map(|&d| (d as usize).into());
+            (t.name.clone(), TensorType::new(t.dtype, Shape::new(dims)))
+        })
+        .collect();
+    let label = format!("preset {} ({})", preset.name(), ftype_.name());
+    Ok(Source {
+        label,
+        hp,
+        types: Box::new(move |name: &str| types.get(name).cloned()),
+    })
 }
 
 /// Statistics of the graph before the passes and after `pipeline` (the default one if empty).
@@ -193,6 +208,9 @@ fn print_stats(args: &DumpIrArgs, src: &Source, mut graph: Graph, pipeline: Pipe
 }
 
 fn stats_section(args: &DumpIrArgs, src: &Source, g: &Graph, pipeline: &Pipeline) -> Result<()> {
+    let stats = op_stats(g);
+    println!("nodes: {}", stats.nodes);
+    println!("kernel launches per decode token: {}", stats.launches);
     let (outside, dense, moe) = layer_launches(src, pipeline)?;
     let mut per_layer = vec![];
     if let Some(n) = dense {
@@ -218,7 +236,10 @@ fn stats_section(args: &DumpIrArgs, src: &Source, g: &Graph, pipeline: &Pipeline
             mib(plan.peak_live_bytes)
         );
     }
-    print!("{}", op_stats(g));
+    println!("ops:");
+    for (op, n) in &stats.by_op {
+        println!("  {op:<14} {n:>6}");
+    }
     Ok(())
 }
 

@@ -309,7 +309,62 @@ pub fn infer(op: &Op, ins: &[&TensorType]) -> R<Vec<TensorType>> {
             }
             one(f32t(out))
         }
+        Op::MulMatAdd => {
+            let (w, x, a) = (ins[0], ins[1], ins[2]);
+            let prod = infer(&Op::MulMat, &[w, x])?;
+            want_float(a, "mul_mat_add addend")?;
+            if a.shape != prod[0].shape {
+                return Err(format!("mul_mat_add addend is {a}, expected f32{}", prod[0].shape));
+            }
+            Ok(prod)
+        }
+        Op::GateUp => {
+            let (x, gate, up) = (ins[0], ins[1], ins[2]);
+            if gate.shape != up.shape {
+                return Err(format!("gate_up gate {gate} and up {up} differ"));
+            }
+            infer(&Op::MulMat, &[gate, x])
+        }
+        Op::QkvNormRope {
+            heads, kv_heads, n_rot, ..
+        } => qkv_norm_rope(ins, *heads, *kv_heads, *n_rot),
     }
+}
+
+/// The result types of `qkv_norm_rope`: q `[t, heads, d]`, then the K and V caches.
+fn qkv_norm_rope(ins: &[&TensorType], heads: usize, kv_heads: usize, n_rot: usize) -> R<Vec<TensorType>> {
+    let (qkv, qn, kn, pos) = (ins[0], ins[1], ins[2], ins[3]);
+    want_rank(qkv, 2, "qkv_norm_rope input")?;
+    want_float(qkv, "qkv_norm_rope input")?;
+    same_dim(dim(qkv, 0), Dim::Sym(Sym::T), "qkv_norm_rope rows")?;
+    want_rank(qn, 1, "qkv_norm_rope q_norm")?;
+    if kn.shape != qn.shape {
+        return Err(format!("qkv_norm_rope k_norm {kn} and q_norm {qn} differ"));
+    }
+    want_rank(pos, 1, "qkv_norm_rope positions")?;
+    want_i32(pos, "qkv_norm_rope positions")?;
+    same_dim(dim(qkv, 0), dim(pos, 0), "qkv_norm_rope tokens")?;
+    let (Dim::Const(n), Dim::Const(d)) = (dim(qkv, 1), dim(qn, 0)) else {
+        return Err(format!("qkv_norm_rope needs constant sizes, got {qkv} and {qn}"));
+    };
+    let qk = heads.checked_add(kv_heads).and_then(|h| h.checked_mul(d));
+    let dv = match qk {
+        Some(qk) if heads >= 1 && kv_heads >= 1 && qk < n && (n - qk) % kv_heads == 0 => (n - qk) / kv_heads,
+        _ => {
+            return Err(format!(
+                "{n} columns are not {heads} q heads and {kv_heads} k heads of {d}, then {kv_heads} v heads"
+            ))
+        }
+    };
+    if n_rot % 2 != 0 || n_rot > d {
+        return Err(format!("qkv_norm_rope n_rot {n_rot} must be even and <= head dim {d}"));
+    }
+    let kv = |h: usize, d: usize| f32t(Shape(vec![Dim::Sym(Sym::Kv), Dim::Const(h), Dim::Const(d)]));
+    Ok(vec![
+        f32t(Shape(vec![dim(qkv, 0), Dim::Const(heads), Dim::Const(d)])),
+        kv(kv_heads, d),
+        kv(kv_heads, dv),
+    ])
 }
 
 fn check_groups(e: Dim, groups: usize, keep: usize) -> R<()> {

@@ -120,6 +120,28 @@ pub enum Op {
     /// `(h [t, k, K], down [E, N, K], ids i32[t, k], weights f32[t, k], addends..) -> f32[t, N]`:
     /// `Σ_j weights[j] · (down_{ids[j]} · h[j])`, plus every further operand (shared expert, residual).
     MoeDown,
+    /// `(w [N, K], x [.., K], a [.., N]) -> f32[.., N]`: `w · x + a` (a projection and the
+    /// residual added to it; `a` has the result's shape exactly).
+    MulMatAdd,
+    /// `(x [.., K], gate [N, K], up [N, K]) -> f32[.., N]`: `silu(gate · x) * (up · x)`, a dense
+    /// SwiGLU's two products in one (`moe_gate_up` without the expert choice).
+    GateUp,
+    /// `(qkv [t, N], q_norm [d], k_norm [d], positions i32[t]) -> (q [t, heads, d], k [kv, kv_heads,
+    /// d], v [kv, kv_heads, dv])`, with `N = (heads + kv_heads)·d + kv_heads·dv`: splits the fused
+    /// QKV rows (all Q heads, then all K heads, then all V heads), applies QK-norm
+    /// (`rms_norm · q_norm` / `k_norm` over each head) and NEOX RoPE (as `rope`) to q and k, and
+    /// writes k and v into the KV caches `k_cache` and `v_cache` as `kv_write` does; k and v are
+    /// everything those caches then hold.
+    QkvNormRope {
+        heads: usize,
+        kv_heads: usize,
+        eps: f32,
+        n_rot: usize,
+        freq_base: f32,
+        freq_scale: f32,
+        k_cache: String,
+        v_cache: String,
+    },
 }
 
 /// An attribute value as the text form shows it.
@@ -180,6 +202,9 @@ impl Op {
             Op::MoeRouter { .. } => "moe_router",
             Op::MoeGateUp => "moe_gate_up",
             Op::MoeDown => "moe_down",
+            Op::MulMatAdd => "mul_mat_add",
+            Op::GateUp => "gate_up",
+            Op::QkvNormRope { .. } => "qkv_norm_rope",
         }
     }
 
@@ -209,16 +234,17 @@ impl Op {
             | Op::RmsNormMul { .. }
             | Op::SwiGlu
             | Op::MoeRouter { .. } => Exactly(2),
-            Op::MulMatId | Op::Attention { .. } => Exactly(3),
-            Op::MoeGateUp => Exactly(4),
+            Op::MulMatId | Op::Attention { .. } | Op::MulMatAdd | Op::GateUp => Exactly(3),
+            Op::MoeGateUp | Op::QkvNormRope { .. } => Exactly(4),
             Op::MoeDown => AtLeast(4),
         }
     }
 
-    /// Number of results (all ops have one but `moe_router`).
+    /// Number of results (all ops have one but `moe_router` and `qkv_norm_rope`).
     pub fn num_results(&self) -> usize {
         match self {
             Op::MoeRouter { .. } => 2,
+            Op::QkvNormRope { .. } => 3,
             _ => 1,
         }
     }
@@ -227,13 +253,20 @@ impl Op {
     pub fn is_fused(&self) -> bool {
         matches!(
             self,
-            Op::RmsNormMul { .. } | Op::SwiGlu | Op::MoeRouter { .. } | Op::MoeGateUp | Op::MoeDown
+            Op::RmsNormMul { .. }
+                | Op::SwiGlu
+                | Op::MoeRouter { .. }
+                | Op::MoeGateUp
+                | Op::MoeDown
+                | Op::MulMatAdd
+                | Op::GateUp
+                | Op::QkvNormRope { .. }
         )
     }
 
     /// Whether the op has an effect beyond its result (so dead-code elimination must keep it).
     pub fn has_side_effect(&self) -> bool {
-        matches!(self, Op::KvWrite { .. })
+        matches!(self, Op::KvWrite { .. } | Op::QkvNormRope { .. })
     }
 
     /// Attributes in the order the text form prints them. `input`/`weight` names are not
@@ -255,7 +288,9 @@ impl Op {
             | Op::Gather
             | Op::SwiGlu
             | Op::MoeGateUp
-            | Op::MoeDown => vec![],
+            | Op::MoeDown
+            | Op::MulMatAdd
+            | Op::GateUp => vec![],
             Op::Scale { factor, bias } => vec![("factor", Float(*factor)), ("bias", Float(*bias))],
             Op::RmsNorm { eps } | Op::RmsNormMul { eps } => vec![("eps", Float(*eps))],
             Op::Rope {
@@ -289,6 +324,25 @@ impl Op {
                 ("k", Int(*k)),
                 ("norm", Bool(*norm)),
                 ("scale", Float(*scale)),
+            ],
+            Op::QkvNormRope {
+                heads,
+                kv_heads,
+                eps,
+                n_rot,
+                freq_base,
+                freq_scale,
+                k_cache,
+                v_cache,
+            } => vec![
+                ("heads", Int(*heads)),
+                ("kv_heads", Int(*kv_heads)),
+                ("eps", Float(*eps)),
+                ("n_rot", Int(*n_rot)),
+                ("freq_base", Float(*freq_base)),
+                ("freq_scale", Float(*freq_scale)),
+                ("k_cache", Str(k_cache.clone())),
+                ("v_cache", Str(v_cache.clone())),
             ],
         }
     }

@@ -1,7 +1,8 @@
-//! Op counts and kernel launches on graphs counted by hand against lingot-wgpu's lowering.
+//! Op counts and kernel launches on graphs counted by hand: one per computing op by design, and
+//! as lingot-wgpu's lowering records them today.
 
 use lingot_ir::parse;
-use lingot_passes::stats::{launches, op_stats};
+use lingot_passes::stats::{launches, launches_wgpu_today, op_stats};
 
 #[test]
 fn views_cost_nothing_copies_and_addends_cost_a_launch() {
@@ -24,14 +25,15 @@ output %o "out"
 "#,
     )
     .expect("parses");
-    // slice of an activation 1, top_k 1, mul_mat_id 1, moe_down 1 + 2 addends; the weight
-    // slice and both reshapes are views
-    assert_eq!(launches(&g), 6);
+    // slice of an activation 1, top_k 1, mul_mat_id 1, moe_down 1 (today + 2 add-intos for its
+    // addends); the weight slice and both reshapes are views
+    assert_eq!(launches(&g), 4);
+    assert_eq!(launches_wgpu_today(&g), 6);
     let s = op_stats(&g);
     assert_eq!(s.nodes, 13);
     assert_eq!(s.by_op["slice"], 2);
     assert_eq!(s.by_op["input"], 4);
-    assert_eq!(s.launches, 6);
+    assert_eq!((s.launches, s.launches_today), (4, 6));
 }
 
 #[test]
@@ -47,5 +49,26 @@ output %h "h"
 "#,
     )
     .expect("parses");
-    assert_eq!(launches(&g), 3);
+    assert_eq!((launches(&g), launches_wgpu_today(&g)), (1, 3));
+}
+
+#[test]
+fn fused_ops_without_their_own_kernel_count_their_parts_today() {
+    let g = parse(
+        r#"
+%x = input "x"                        : f32[t, 8]
+%pos = input "positions"              : i32[t]
+%w = weight "w"                       : f32[24, 8]
+%g = weight "g"                       : f32[6, 8]
+%n = weight "n"                       : f32[4]
+%qkv = mul_mat %w, %x                 : f32[t, 24]
+%h = gate_up %x, %g, %g               : f32[t, 6]
+%a = mul_mat_add %g, %x, %h           : f32[t, 6]
+%q, %k, %v = qkv_norm_rope %qkv, %n, %n, %pos {heads = 2, kv_heads = 1, eps = 1e-6, n_rot = 2, freq_base = 10000.0, freq_scale = 1.0, k_cache = "k.0", v_cache = "v.0"} : f32[t, 2, 4], f32[kv, 1, 4], f32[kv, 1, 12]
+output %a "a"
+"#,
+    )
+    .expect("parses");
+    // mul_mat 1, mul_mat_add 1 (today 2), gate_up 1 (today 3), qkv_norm_rope 1 (today 8)
+    assert_eq!((launches(&g), launches_wgpu_today(&g)), (4, 14));
 }

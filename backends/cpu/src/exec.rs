@@ -429,6 +429,54 @@ impl<'w> CpuBackend<'w> {
                 }
                 f(out0, out)
             }
+            Op::MulMatAdd => {
+                let ws = shape_of(&ops[0]);
+                let dense = self.dense_if_computed(&ops[0])?;
+                let w = matrix(&ops[0], &ws, &dense)?;
+                let (_, x) = self.f32_of(&ops[1], "")?;
+                let (_, a) = self.f32_of(&ops[2], &wname(2))?;
+                let mut y = matmul::mul_mat(&w, ws[0], ws[1], &x)?;
+                y.iter_mut().zip(a.iter()).for_each(|(y, a)| *y += a);
+                f(out0, y)
+            }
+            Op::GateUp => {
+                let (_, x) = self.f32_of(&ops[0], &wname(0))?;
+                let ws = shape_of(&ops[1]);
+                let (dg, du) = (self.dense_if_computed(&ops[1])?, self.dense_if_computed(&ops[2])?);
+                let (gate, up) = (matrix(&ops[1], &ws, &dg)?, matrix(&ops[2], &ws, &du)?);
+                let g = matmul::mul_mat(&gate, ws[0], ws[1], &x)?;
+                let u = matmul::mul_mat(&up, ws[0], ws[1], &x)?;
+                f(out0, g.iter().zip(&u).map(|(g, u)| silu(*g) * u).collect())
+            }
+            Op::QkvNormRope {
+                heads,
+                kv_heads,
+                eps,
+                n_rot,
+                freq_base,
+                freq_scale,
+                k_cache,
+                v_cache,
+            } => {
+                let (s, x) = self.f32_of(&ops[0], &wname(0))?;
+                let (_, qw) = self.f32_of(&ops[1], &wname(1))?;
+                let (_, kw) = self.f32_of(&ops[2], &wname(2))?;
+                let (_, pos) = i32_of(&ops[3])?;
+                let (t, d, dv) = (s[0], qw.len(), want[2][2]);
+                let (q_cols, k_cols) = (heads * d, kv_heads * d);
+                // the same steps as slice, rms_norm, mul, rope and kv_write unfused
+                let head = |cols: Vec<f32>, h: usize, w: &[f32]| {
+                    let shape = [t, h, d];
+                    let (_, y) = ew::binary(&ew::rms_norm(&cols, &shape, *eps), &shape, w, &[d], |a, b| a * b);
+                    ew::rope(&y, &shape, &pos, *n_rot, *freq_base, *freq_scale)
+                };
+                let q = head(ew::slice(&x, &s, 1, 0, q_cols), *heads, &qw);
+                let k = head(ew::slice(&x, &s, 1, q_cols, k_cols), *kv_heads, &kw);
+                let v = ew::slice(&x, &s, 1, q_cols + k_cols, kv_heads * dv);
+                let k_all = self.kv_write(k_cache, &[t, *kv_heads, d], &k, &want[1])?;
+                let v_all = self.kv_write(v_cache, &[t, *kv_heads, dv], &v, &want[2])?;
+                Ok(vec![Val::T(Tensor::f32(out0, q)), Val::T(k_all), Val::T(v_all)])
+            }
         }
     }
 

@@ -16,6 +16,7 @@ mod error;
 pub mod kernels;
 mod kv;
 mod lower;
+mod lower_fused;
 mod lower_matrix;
 mod pipelines;
 mod plan;

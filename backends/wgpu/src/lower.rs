@@ -93,6 +93,21 @@ impl Planner<'_, '_> {
             Op::MulMatId => self.mul_mat_id(&ops)?,
             Op::MoeGateUp => self.moe_gate_up(&ops)?,
             Op::MoeDown => self.moe_down(&ops)?,
+            Op::MulMatAdd => self.mul_mat(&ops)?,
+            Op::GateUp => self.gate_up(&ops)?,
+            Op::QkvNormRope {
+                heads,
+                kv_heads,
+                eps,
+                n_rot,
+                freq_base,
+                freq_scale,
+                k_cache,
+                v_cache,
+            } => {
+                let rope = (*n_rot, *freq_base, *freq_scale);
+                self.qkv_norm_rope(&ops, (*heads, *kv_heads), *eps, rope, (k_cache, v_cache))?
+            }
             Op::Add => self.binary(Binary::Add, ops[0], ops[1])?,
             Op::Mul => self.binary(Binary::Mul, ops[0], ops[1])?,
             Op::Div => self.binary(Binary::Div, ops[0], ops[1])?,
@@ -350,23 +365,7 @@ impl Planner<'_, '_> {
             (Some(h), Some(d)) => (h, d),
             _ => return Err(self.err("rope needs constant heads and head dim")),
         };
-        let key = (n_rot, base.to_bits(), scale.to_bits());
-        let table = match self.rope_tables.get(&key) {
-            Some(t) => t.clone(),
-            None => {
-                // freq_scale * base^(-2j / n_rot), rounded once from f64
-                let inv: Vec<u8> = (0..n_rot / 2)
-                    .flat_map(|j| {
-                        let f = scale as f64 * (base as f64).powf(-2.0 * j as f64 / n_rot as f64);
-                        (f as f32).to_le_bytes()
-                    })
-                    .collect();
-                let t = self.dedicated(inv.len() as u64, "rope frequencies")?;
-                crate::weights::write_padded(self.gpu, &t, &inv);
-                self.rope_tables.insert(key, t.clone());
-                t
-            }
-        };
+        let table = self.rope_table(n_rot, base, scale)?;
         let x = self.act(ops[0])?;
         let pos = self.act(ops[1])?;
         let out = self.out(0)?;
@@ -415,12 +414,8 @@ impl Planner<'_, '_> {
             (Some(h), Some(d)) => (h, d),
             _ => return Err(self.err("kv_write needs constant heads and head dim")),
         };
-        if self.kv_writes.iter().any(|c| c == cache) {
-            return Err(self.err(format!("KV cache \"{cache}\" is written twice in one graph")));
-        }
         let xb = self.act(x)?;
-        let buffer = self.caches.buffer(self.gpu, cache, heads, d)?;
-        self.kv_writes.push(cache.to_string());
+        let buffer = self.cache_for(cache, heads, d)?;
         let row = heads * d;
         self.push(
             Kernel::Copy,

@@ -1,12 +1,13 @@
-//! Lowering of the ops that read a matrix in its stored dtype: `get_rows`, `mul_mat` (mat-vec
-//! kernel up to eight rows of x, tiled kernel beyond), `mul_mat_id`, `moe_gate_up`, `moe_down`.
+//! Lowering of the ops that read a matrix in its stored dtype: `get_rows`, `mul_mat` and
+//! `mul_mat_add` (mat-vec kernel up to eight rows of x, tiled kernel beyond; the addend is added
+//! as results are written), `mul_mat_id`, `moe_gate_up`, `moe_down`.
 //! A weight split into chunks gets one launch per chunk: rows of it for `mul_mat` and
 //! `get_rows`, experts for the expert-indexed ops (which read the ids on the GPU).
 
 use std::sync::Arc;
 
 use lingot_ir::exec::BackendError;
-use lingot_ir::{Op, Value};
+use lingot_ir::{Op, Shape, Value};
 
 use crate::kernels::{Binary, Kernel, MAT_MUL_TILE, MAT_VEC_MAX_B};
 use crate::pipelines::{grid, Params};
@@ -14,7 +15,7 @@ use crate::plan::{count, Planner};
 use crate::weights::GpuWeight;
 
 impl Planner<'_, '_> {
-    fn weight_of_rank(&mut self, v: Value, rank: usize, what: &str) -> Result<Arc<GpuWeight>, BackendError> {
+    pub fn weight_of_rank(&mut self, v: Value, rank: usize, what: &str) -> Result<Arc<GpuWeight>, BackendError> {
         let w = self.matrix(v)?;
         if w.shape.len() != rank || w.dtype.row_bytes(w.shape[rank - 1] as u64).is_none() {
             return Err(self.err(format!(
@@ -67,17 +68,37 @@ impl Planner<'_, '_> {
         Ok(())
     }
 
+    /// `mul_mat`, and `mul_mat_add` when `ops` has the addend.
     pub fn mul_mat(&mut self, ops: &[Value]) -> Result<(), BackendError> {
         let w = self.weight_of_rank(ops[0], 2, "mul_mat weight")?;
         let xs = self.ty(ops[1]).shape.clone();
         let x = self.act(ops[1])?;
+        let addend = match ops.get(2) {
+            Some(a) => Some(self.act(*a)?),
+            None => None,
+        };
         let out = self.out(0)?;
+        self.mul_mat_into(&w, xs, x, out, addend)
+    }
+
+    /// Launches for `out = w · x (+ addend)`: the mat-vec kernel for up to eight rows of x
+    /// (bucket's largest batch), the tiled one beyond; one launch per chunk of rows of `w`.
+    pub fn mul_mat_into(
+        &mut self,
+        w: &GpuWeight,
+        xs: Shape,
+        x: wgpu::Buffer,
+        out: wgpu::Buffer,
+        addend: Option<wgpu::Buffer>,
+    ) -> Result<(), BackendError> {
         let (n, k, row_bytes) = (w.shape[0], w.shape[1], w.row_bytes() as usize);
         let vec_form = count(&xs, &self.cap) / k.max(1) <= MAT_VEC_MAX_B;
+        let add = addend.is_some();
+        let a = addend.unwrap_or_else(|| x.clone());
         for chunk in &w.chunks {
             let (n0, len) = (chunk.start, chunk.len);
             let s = xs.clone();
-            let bufs = vec![chunk.buffer.clone(), x.clone(), out.clone()];
+            let bufs = vec![chunk.buffer.clone(), x.clone(), a.clone(), out.clone()];
             let kernel = if vec_form {
                 Kernel::MatVec(w.dtype)
             } else {
@@ -88,7 +109,7 @@ impl Planner<'_, '_> {
                 bufs,
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);
-                    let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes);
+                    let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes).flag(add);
                     let groups = if vec_form {
                         grid(len)
                     } else {
@@ -131,7 +152,7 @@ impl Planner<'_, '_> {
         w: &GpuWeight,
         slots: usize,
         x_per_pair: bool,
-        ids_shape: lingot_ir::Shape,
+        ids_shape: Shape,
         x: wgpu::Buffer,
         ids: wgpu::Buffer,
         out: wgpu::Buffer,

@@ -71,6 +71,18 @@ pub fn op_from_parts<K: AsRef<str>>(name: &str, attrs: &[(K, Attr)]) -> Result<O
         },
         "moe_gate_up" => Op::MoeGateUp,
         "moe_down" => Op::MoeDown,
+        "mul_mat_add" => Op::MulMatAdd,
+        "gate_up" => Op::GateUp,
+        "qkv_norm_rope" => Op::QkvNormRope {
+            heads: a.int("heads")?,
+            kv_heads: a.int("kv_heads")?,
+            eps: a.float("eps")?,
+            n_rot: a.int("n_rot")?,
+            freq_base: a.float("freq_base")?,
+            freq_scale: a.float("freq_scale")?,
+            k_cache: a.string("k_cache")?,
+            v_cache: a.string("v_cache")?,
+        },
         other => return Err(format!("unknown op `{other}`")),
     };
     a.finish()?;

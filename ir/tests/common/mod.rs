@@ -20,7 +20,7 @@ pub fn every_op_canonical() -> String {
 }
 
 /// How many variants `Op` has; [`variant_index`] numbers them `0..VARIANTS`.
-pub const VARIANTS: usize = 28;
+pub const VARIANTS: usize = 31;
 
 /// A distinct number per variant. Exhaustive on purpose: a new op will not compile here until
 /// it gets a number, and the coverage tests then fail until an example of it exists.
@@ -54,6 +54,9 @@ pub fn variant_index(op: &Op) -> usize {
         Op::MoeRouter { .. } => 25,
         Op::MoeGateUp => 26,
         Op::MoeDown => 27,
+        Op::MulMatAdd => 28,
+        Op::GateUp => 29,
+        Op::QkvNormRope { .. } => 30,
     }
 }
 

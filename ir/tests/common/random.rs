@@ -86,6 +86,11 @@ impl Gen {
             15 => self.moe_router(),
             16 => self.moe_gate_up(),
             17 => self.moe_down(),
+            18 => match self.rng.random_range(0..3) {
+                0 => self.mul_mat_add(),
+                1 => self.gate_up(),
+                _ => self.qkv_norm_rope(),
+            },
             _ => self.elementwise(),
         }
     }
@@ -439,6 +444,45 @@ impl Gen {
         let up = self.operand(TensorType::new(ud, w));
         let ids = self.ids(t, Dim::Const(k));
         (Op::MoeGateUp, vec![x, gate, up, ids])
+    }
+
+    fn mul_mat_add(&mut self) -> (Op, Vec<Value>) {
+        let (_, ops) = self.mul_mat();
+        let mut s = self.ty(ops[1]).shape.clone();
+        if let Some(l) = s.0.last_mut() {
+            *l = self.ty(ops[0]).shape.0[0];
+        }
+        let dtype = self.float_dtype();
+        let a = self.operand(TensorType::new(dtype, s));
+        (Op::MulMatAdd, vec![ops[0], ops[1], a])
+    }
+
+    fn gate_up(&mut self) -> (Op, Vec<Value>) {
+        let (_, ops) = self.mul_mat();
+        let dtype = self.any_dtype();
+        let up = self.operand(TensorType::new(dtype, self.ty(ops[0]).shape));
+        (Op::GateUp, vec![ops[1], ops[0], up])
+    }
+
+    fn qkv_norm_rope(&mut self) -> (Op, Vec<Value>) {
+        let (heads, kv_heads, d, dv) = (self.cdim(), self.cdim(), self.cdim(), self.cdim());
+        let n = (heads + kv_heads) * d + kv_heads * dv;
+        let (xd, qd, kd) = (self.float_dtype(), self.float_dtype(), self.float_dtype());
+        let qkv = self.operand(TensorType::new(xd, Shape(vec![Dim::Sym(Sym::T), Dim::Const(n)])));
+        let qn = self.operand(TensorType::new(qd, Shape(vec![Dim::Const(d)])));
+        let kn = self.operand(TensorType::new(kd, Shape(vec![Dim::Const(d)])));
+        let pos = self.operand(TensorType::new(DType::I32, Shape(vec![Dim::Sym(Sym::T)])));
+        let op = Op::QkvNormRope {
+            heads,
+            kv_heads,
+            eps: self.float(),
+            n_rot: 2 * self.rng.random_range(0..=d / 2),
+            freq_base: self.float(),
+            freq_scale: self.float(),
+            k_cache: format!("cache.{}", self.rng.random_range(0..4)),
+            v_cache: format!("cache.{}", self.rng.random_range(4..8)),
+        };
+        (op, vec![qkv, qn, kn, pos])
     }
 
     fn moe_down(&mut self) -> (Op, Vec<Value>) {

@@ -1,0 +1,148 @@
+//! Lowering of the fused ops that have kernels of their own: `gate_up` (a dense twin of
+//! `moe_gate_up`) and `qkv_norm_rope` (one norm_rope launch each for q and k, k written straight
+//! into its cache, and one copy of v into its cache: three launches instead of eleven).
+//! `mul_mat_add` is the mat-vec / tiled product with its addend, in `lower_matrix.rs`.
+
+use lingot_ir::exec::BackendError;
+use lingot_ir::{Shape, Value};
+
+use crate::kernels::{Binary, Kernel, ATTENTION_MAX_D, MAT_VEC_MAX_B};
+use crate::pipelines::{grid, grid_items, Params};
+use crate::plan::{count, Loc, Planner};
+
+const WG: u32 = 64;
+
+impl Planner<'_, '_> {
+    /// `gate_up`: silu(gate · x) * (up · x). One pass over both weights for up to eight rows of
+    /// x; beyond that (or with differently stored gate and up) two products, then swiglu.
+    pub fn gate_up(&mut self, ops: &[Value]) -> Result<(), BackendError> {
+        let xs = self.ty(ops[0]).shape.clone();
+        let gate = self.weight_of_rank(ops[1], 2, "gate_up gate")?;
+        let up = self.weight_of_rank(ops[2], 2, "gate_up up")?;
+        let x = self.act(ops[0])?;
+        let out = self.out(0)?;
+        let (n, k, row_bytes) = (gate.shape[0], gate.shape[1], gate.row_bytes() as usize);
+        let same_split = gate.chunks.len() == up.chunks.len()
+            && gate
+                .chunks
+                .iter()
+                .zip(&up.chunks)
+                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
+        let vec_form = count(&xs, &self.cap) / k.max(1) <= MAT_VEC_MAX_B;
+        if gate.dtype != up.dtype || !same_split || !vec_form {
+            let rows = count(&xs, &self.cap) / k.max(1);
+            let (g, u) = (self.temp(rows * n)?, self.temp(rows * n)?);
+            self.mul_mat_into(&gate, xs.clone(), x.clone(), g.clone(), None)?;
+            self.mul_mat_into(&up, xs, x, u.clone(), None)?;
+            let shape = self.graph.node(self.node).results[0].shape.clone();
+            return self.binary_into(Binary::SwiGlu, (g, shape.clone()), (u, shape.clone()), (out, shape));
+        }
+        for (gc, uc) in gate.chunks.iter().zip(&up.chunks) {
+            let (n0, len) = (gc.start, gc.len);
+            let s = xs.clone();
+            let bufs = vec![gc.buffer.clone(), uc.buffer.clone(), x.clone(), out.clone()];
+            self.push(
+                Kernel::GateUp(gate.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let rows_x = count(&s, b) / k.max(1);
+                    (Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes), grid(len))
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `freq_scale * base^(-2j / n_rot)` for j < n_rot / 2, rounded once from f64; one buffer
+    /// per setting, shared by every layer.
+    pub fn rope_table(&mut self, n_rot: usize, base: f32, scale: f32) -> Result<wgpu::Buffer, BackendError> {
+        let key = (n_rot, base.to_bits(), scale.to_bits());
+        if let Some(t) = self.rope_tables.get(&key) {
+            return Ok(t.clone());
+        }
+        let inv: Vec<u8> = (0..n_rot / 2)
+            .flat_map(|j| {
+                let f = scale as f64 * (base as f64).powf(-2.0 * j as f64 / n_rot as f64);
+                (f as f32).to_le_bytes()
+            })
+            .collect();
+        let t = self.dedicated(inv.len() as u64, "rope frequencies")?;
+        crate::weights::write_padded(self.gpu, &t, &inv);
+        self.rope_tables.insert(key, t.clone());
+        Ok(t)
+    }
+
+    /// A KV cache this graph writes (once), for rows of `heads * d`.
+    pub fn cache_for(&mut self, cache: &str, heads: usize, d: usize) -> Result<wgpu::Buffer, BackendError> {
+        if self.kv_writes.iter().any(|c| c == cache) {
+            return Err(self.err(format!("KV cache \"{cache}\" is written twice in one graph")));
+        }
+        let buffer = self.caches.buffer(self.gpu, cache, heads, d)?;
+        self.kv_writes.push(cache.to_string());
+        Ok(buffer)
+    }
+
+    /// `qkv_norm_rope`: q and k heads each normalized and rotated by one norm_rope launch (k
+    /// straight into its cache), v copied into its cache: three launches.
+    pub fn qkv_norm_rope(
+        &mut self,
+        ops: &[Value],
+        (heads, kv_heads): (usize, usize),
+        eps: f32,
+        (n_rot, base, scale): (usize, f32, f32),
+        (k_cache, v_cache): (&str, &str),
+    ) -> Result<(), BackendError> {
+        let node = self.graph.node(self.node);
+        let (d, dv) = (node.results[1].shape.dims()[2], node.results[2].shape.dims()[2]);
+        let n = self.ty(ops[0]).shape.dims()[1];
+        let (Some(d), Some(dv), Some(n)) = (d.as_const(), dv.as_const(), n.as_const()) else {
+            return Err(self.err("qkv_norm_rope needs constant sizes"));
+        };
+        if d > ATTENTION_MAX_D {
+            return Err(self.err(format!("head dim {d}; the kernel handles up to {ATTENTION_MAX_D}")));
+        }
+        let qkv_shape = self.ty(ops[0]).shape.clone();
+        let qkv = self.act(ops[0])?;
+        let (qn, kn, pos) = (self.act(ops[1])?, self.act(ops[2])?, self.act(ops[3])?);
+        let table = self.rope_table(n_rot, base, scale)?;
+        let q = self.out(0)?;
+        let kc = self.cache_for(k_cache, kv_heads, d)?;
+        let vc = self.cache_for(v_cache, kv_heads, dv)?;
+        let norm_rope = |h: usize, src_off: usize, into_cache: bool, s: Shape| -> crate::plan::LaunchFn {
+            Box::new(move |b| {
+                let t = s.dims()[0].bind(b);
+                let dst = if into_cache {
+                    b.kv.saturating_sub(b.t) * h * d
+                } else {
+                    0
+                };
+                let p = Params::new().u(t * h).u(d).f(eps).u(h).u(n).u(src_off).u(n_rot).u(dst);
+                (p, grid(t * h))
+            })
+        };
+        let launch = norm_rope(heads, 0, false, qkv_shape.clone());
+        self.push(
+            Kernel::NormRope,
+            vec![qkv.clone(), qn, pos.clone(), table.clone(), q],
+            launch,
+        )?;
+        let launch = norm_rope(kv_heads, heads * d, true, qkv_shape.clone());
+        self.push(Kernel::NormRope, vec![qkv.clone(), kn, pos, table, kc.clone()], launch)?;
+        let (start, row) = ((heads + kv_heads) * d, kv_heads * dv);
+        self.push(
+            Kernel::Copy,
+            vec![qkv, vc.clone()],
+            Box::new(move |b| {
+                let t = qkv_shape.dims()[0].bind(b);
+                let dst = b.kv.saturating_sub(b.t) * row;
+                (
+                    Params::new().u(t * row).u(row).u(1).u(n).u(start).u(dst),
+                    grid_items(t * row, WG),
+                )
+            }),
+        )?;
+        self.define(1, Loc::Act { buffer: kc, pool: None });
+        self.define(2, Loc::Act { buffer: vc, pool: None });
+        Ok(())
+    }
+}

@@ -160,10 +160,10 @@ impl BackendInfo {
         let cpu = name.starts_with("cpu");
         BackendInfo {
             backends: if cpu { "CPU".into() } else { "wgpu".into() },
-            gpu_info: if cpu {
-                String::new()
-            } else {
-                name.trim_start_matches("wgpu ").to_string()
+            // `wgpu (NVIDIA H100 (Vulkan))` -> `NVIDIA H100 (Vulkan)`.
+            gpu_info: match name.strip_prefix("wgpu (").and_then(|n| n.strip_suffix(')')) {
+                Some(adapter) if !cpu => adapter.to_string(),
+                _ => String::new(),
             },
             n_threads: rayon::current_num_threads(),
         }

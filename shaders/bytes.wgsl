@@ -62,3 +62,16 @@ fn lane4(v: vec4<f32>, i: u32) -> f32 {
     var t = v;
     return t[i];
 }
+
+// Sixteen consecutive weights (dq16 of the weight readers).
+struct V16 {
+    a: vec4<f32>,
+    b: vec4<f32>,
+    c: vec4<f32>,
+    d: vec4<f32>,
+}
+
+// The low (shift 0) or high (shift 4) nibbles of a word's four bytes.
+fn nib4(w: u32, shift: u32) -> vec4<f32> {
+    return vec4<f32>(u8x4(w >> shift) & vec4<u32>(0xFu));
+}

@@ -21,7 +21,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> wg_gate: array<u32>;
 @group(0) @binding(2) var<storage, read> wg_up: array<u32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> ids: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
@@ -37,6 +37,23 @@ fn ld(i: u32) -> u32 {
 
 fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
+}
+
+// x is read as vec4s (every buffer is a multiple of 16 bytes): one load for four aligned
+// floats, which is what the quantized paths always ask for.
+fn x1(o: u32) -> f32 {
+    return x[o >> 2u][o & 3u];
+}
+
+fn x4(o: u32) -> vec4<f32> {
+    if ((o & 3u) == 0u) {
+        return x[o >> 2u];
+    }
+    return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
+}
+
+fn dot16(v: V16, o: u32) -> f32 {
+    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
 }
 
 @compute @workgroup_size(WG)
@@ -64,19 +81,27 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let xo = (pair / p.slots) * p.k;
     var g = 0.0;
     var u = 0.0;
-    let k4 = p.k & ~3u;
+    if (QK > 1u) {
+        for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
+            which = 0u;
+            g = g + dot16(dq16(rb, i), xo + i);
+            which = 1u;
+            u = u + dot16(dq16(rb, i), xo + i);
+        }
+    }
+    let k4 = select(p.k & ~3u, 0u, QK > 1u);
     for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
-        let xv = vec4<f32>(x[xo + i], x[xo + i + 1u], x[xo + i + 2u], x[xo + i + 3u]);
+        let xv = x4(xo + i);
         which = 0u;
         g = g + dot(dq4(rb, i), xv);
         which = 1u;
         u = u + dot(dq4(rb, i), xv);
     }
-    for (var i = k4 + lane.index; i < p.k; i = i + WG) {
+    for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
         which = 0u;
-        g = g + dq1(rb, i) * x[xo + i];
+        g = g + dq1(rb, i) * x1(xo + i);
         which = 1u;
-        u = u + dq1(rb, i) * x[xo + i];
+        u = u + dq1(rb, i) * x1(xo + i);
     }
     let gs = wg_sum(g, lane);
     let us = wg_sum(u, lane);

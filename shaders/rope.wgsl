@@ -2,6 +2,7 @@
 // half = n_rot / 2, j = i % half and θ = pos[t] * inv_freq[j] (inv_freq[j] = freq_scale *
 // freq_base^(-2j / n_rot), computed on the host in f64), the pair (j, j + half) is rotated by θ;
 // dims >= n_rot are copied. One invocation per element.
+//@include angles
 
 struct Params {
     n: u32,        // t * heads * d
@@ -15,14 +16,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> pos: array<i32>;
 @group(0) @binding(3) var<storage, read> inv_freq: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-// sin and cos of an angle of any size: reduced to [-π, π] first (Cody-Waite, 2π in two parts),
-// as GPU sin/cos are only accurate near zero.
-fn sin_cos(a: f32) -> vec2<f32> {
-    let k = round(a * 0.15915494309189535);
-    let r = (a - k * 6.28125) - k * 0.0019353071795864769;
-    return vec2<f32>(sin(r), cos(r));
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

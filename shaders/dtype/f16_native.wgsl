@@ -15,3 +15,8 @@ fn dq4(rb: u32, i: u32) -> vec4<f32> {
     let b = rb + 2u * i;
     return vec4<f32>(unpack2x16float(u32_at(b)), unpack2x16float(u32_at(b + 4u)));
 }
+
+// Sixteen elements i..i+16 (i % 16 == 0) of a row, for the mat-vec kernels.
+fn dq16(rb: u32, i: u32) -> V16 {
+    return V16(dq4(rb, i), dq4(rb, i + 4u), dq4(rb, i + 8u), dq4(rb, i + 12u));
+}

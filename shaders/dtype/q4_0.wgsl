@@ -14,3 +14,13 @@ fn dq4(rb: u32, i: u32) -> vec4<f32> {
 fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
+
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale, four words.
+fn dq16(rb: u32, i: u32) -> V16 {
+    let bb = rb + (i / 32u) * 18u;
+    let d = f16_at(bb);
+    let s = select(0u, 4u, i % 32u >= 16u);
+    let o = bb + 2u;
+    let e = vec4<f32>(8.0);
+    return V16((nib4(u32_at(o), s) - e) * d, (nib4(u32_at(o + 4u), s) - e) * d, (nib4(u32_at(o + 8u), s) - e) * d, (nib4(u32_at(o + 12u), s) - e) * d);
+}

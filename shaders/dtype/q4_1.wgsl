@@ -14,3 +14,8 @@ fn dq4(rb: u32, i: u32) -> vec4<f32> {
 fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
+
+// Sixteen elements i..i+16 (i % 16 == 0) of a quantized row, for the mat-vec kernels.
+fn dq16(rb: u32, i: u32) -> V16 {
+    return V16(dq4(rb, i), dq4(rb, i + 4u), dq4(rb, i + 8u), dq4(rb, i + 12u));
+}

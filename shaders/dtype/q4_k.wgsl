@@ -31,3 +31,17 @@ fn dq4(rb: u32, i: u32) -> vec4<f32> {
 fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
+
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale decode, four words.
+fn dq16(rb: u32, i: u32) -> V16 {
+    let bb = rb + (i / 256u) * 144u;
+    let j = i % 256u;
+    let jb = j / 64u;
+    let r = j % 64u;
+    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
+    let d1 = f16_at(bb) * f32(sm.x);
+    let m1 = vec4<f32>(f16_at(bb + 2u) * f32(sm.y));
+    let o = (bb + 16u + 32u * jb + r % 32u) >> 2u;
+    let s = 4u * (r / 32u);
+    return V16(d1 * nib4(ld(o), s) - m1, d1 * nib4(ld(o + 1u), s) - m1, d1 * nib4(ld(o + 2u), s) - m1, d1 * nib4(ld(o + 3u), s) - m1);
+}

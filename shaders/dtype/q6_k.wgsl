@@ -22,3 +22,26 @@ fn dq4(rb: u32, i: u32) -> vec4<f32> {
 fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
+
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale, eight words.
+fn dq16(rb: u32, i: u32) -> V16 {
+    let bb = rb + (i / 256u) * 210u;
+    let j = i % 256u;
+    let n = j / 128u;
+    let r = j % 128u;
+    let c = r / 32u;
+    let l = r % 32u;
+    let lo = bb + 64u * n + 32u * (c % 2u) + l;
+    let ho = bb + 128u + 32u * n + l;
+    let ls = 4u * (c / 2u);
+    let hs = 2u * c;
+    let sc = bitcast<i32>(byte_at(bb + 192u + 8u * n + 2u * c + l / 16u) << 24u) >> 24u;
+    let d = f16_at(bb + 208u) * f32(sc);
+    var v: array<vec4<f32>, 4>;
+    for (var q = 0u; q < 4u; q = q + 1u) {
+        let lw = u8x4(u32_at(lo + 4u * q) >> ls) & vec4<u32>(0xFu);
+        let hw = u8x4(u32_at(ho + 4u * q) >> hs) & vec4<u32>(3u);
+        v[q] = d * (vec4<f32>(lw | (hw << vec4<u32>(4u))) - vec4<f32>(32.0));
+    }
+    return V16(v[0], v[1], v[2], v[3]);
+}

@@ -6,7 +6,7 @@
 //! - a prelude of `const` lines (workgroup size `WG`, op selectors such as `OP`) is put first;
 //! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
-//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`.
+//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`.
 //!
 //! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
 //! variant, for the naga tests.
@@ -73,6 +73,7 @@ pub enum Kernel {
     MatVecId(DType),
     MoeGateUp(DType),
     MoeDown(DType),
+    GateUp(DType),
     Unary(Unary),
     Binary(Binary),
     AddInto,
@@ -87,6 +88,7 @@ pub enum Kernel {
     Argsort { descending: bool },
     GroupMask,
     MoeRouter,
+    NormRope,
 }
 
 /// Rows of x up to which `mul_mat` uses the mat-vec kernel (`MAX_B` in mat_vec.wgsl).
@@ -122,6 +124,7 @@ const REDUCE_SHARED: &str = include_str!("../../../shaders/reduce_shared.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgsl");
 const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
+const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 
 /// The weight reader for `dtype`.
 fn dtype_reader(dtype: DType, caps: Caps) -> Option<&'static str> {
@@ -196,6 +199,7 @@ impl Kernel {
             Kernel::MatVecId(_) => "mat_vec_id",
             Kernel::MoeGateUp(_) => "moe_gate_up",
             Kernel::MoeDown(_) => "moe_down",
+            Kernel::GateUp(_) => "gate_up",
             Kernel::Unary(_) => "unary",
             Kernel::Binary(_) => "binary",
             Kernel::AddInto => "add_into",
@@ -210,6 +214,7 @@ impl Kernel {
             Kernel::Argsort { .. } => "argsort",
             Kernel::GroupMask => "group_mask",
             Kernel::MoeRouter => "moe_router",
+            Kernel::NormRope => "norm_rope",
         }
     }
 
@@ -222,6 +227,7 @@ impl Kernel {
             Kernel::MatVecId(_) => include_str!("../../../shaders/mat_vec_id.wgsl"),
             Kernel::MoeGateUp(_) => include_str!("../../../shaders/moe_gate_up.wgsl"),
             Kernel::MoeDown(_) => include_str!("../../../shaders/moe_down.wgsl"),
+            Kernel::GateUp(_) => include_str!("../../../shaders/gate_up.wgsl"),
             Kernel::Unary(_) => include_str!("../../../shaders/unary.wgsl"),
             Kernel::Binary(_) => include_str!("../../../shaders/binary.wgsl"),
             Kernel::AddInto => include_str!("../../../shaders/add_into.wgsl"),
@@ -236,6 +242,7 @@ impl Kernel {
             Kernel::Argsort { .. } => include_str!("../../../shaders/argsort.wgsl"),
             Kernel::GroupMask => include_str!("../../../shaders/group_mask.wgsl"),
             Kernel::MoeRouter => include_str!("../../../shaders/moe_router.wgsl"),
+            Kernel::NormRope => include_str!("../../../shaders/norm_rope.wgsl"),
         }
     }
 
@@ -248,7 +255,8 @@ impl Kernel {
             | Kernel::MatMul(d)
             | Kernel::MatVecId(d)
             | Kernel::MoeGateUp(d)
-            | Kernel::MoeDown(d) => Some(*d),
+            | Kernel::MoeDown(d)
+            | Kernel::GateUp(d) => Some(*d),
             Kernel::Unary(_)
             | Kernel::Binary(_)
             | Kernel::AddInto
@@ -262,7 +270,8 @@ impl Kernel {
             | Kernel::TopK
             | Kernel::Argsort { .. }
             | Kernel::GroupMask
-            | Kernel::MoeRouter => None,
+            | Kernel::MoeRouter
+            | Kernel::NormRope => None,
         }
     }
 
@@ -274,9 +283,11 @@ impl Kernel {
                 | Kernel::MatVecId(_)
                 | Kernel::MoeGateUp(_)
                 | Kernel::MoeDown(_)
+                | Kernel::GateUp(_)
                 | Kernel::RmsNorm { .. }
                 | Kernel::SoftMax
                 | Kernel::Attention
+                | Kernel::NormRope
         )
     }
 
@@ -293,7 +304,8 @@ impl Kernel {
         match self {
             Kernel::Dequant(_) => (1, 1),
             Kernel::GetRows(_) => (2, 1),
-            Kernel::MatVec(_) | Kernel::MatMul(_) => (2, 1),
+            Kernel::MatVec(_) | Kernel::MatMul(_) => (3, 1),
+            Kernel::GateUp(_) => (3, 1),
             Kernel::MatVecId(_) => (3, 1),
             Kernel::MoeGateUp(_) => (4, 1),
             Kernel::MoeDown(_) => (4, 1),
@@ -303,6 +315,7 @@ impl Kernel {
             Kernel::Attention => (3, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
+            Kernel::NormRope => (4, 1),
         }
     }
 
@@ -321,6 +334,7 @@ impl Kernel {
             | Kernel::MatVecId(_)
             | Kernel::MoeGateUp(_)
             | Kernel::MoeDown(_)
+            | Kernel::GateUp(_)
             | Kernel::AddInto
             | Kernel::SoftMax
             | Kernel::Rope
@@ -330,7 +344,8 @@ impl Kernel {
             | Kernel::Gather
             | Kernel::TopK
             | Kernel::GroupMask
-            | Kernel::MoeRouter => {}
+            | Kernel::MoeRouter
+            | Kernel::NormRope => {}
         }
         c
     }
@@ -360,6 +375,9 @@ impl Kernel {
         }
         if matches!(self, Kernel::GroupMask | Kernel::MoeRouter) {
             snippets.push(("groups", GROUPS));
+        }
+        if matches!(self, Kernel::Rope | Kernel::NormRope) {
+            snippets.push(("angles", ANGLES));
         }
         assemble(self.template(), &self.consts(), &snippets)
     }
@@ -400,6 +418,7 @@ impl Kernel {
                 Kernel::MatVecId(d),
                 Kernel::MoeGateUp(d),
                 Kernel::MoeDown(d),
+                Kernel::GateUp(d),
             ]);
         }
         for op in [Unary::Scale, Unary::Silu, Unary::Sigmoid] {
@@ -423,6 +442,7 @@ impl Kernel {
             Kernel::Argsort { descending: true },
             Kernel::GroupMask,
             Kernel::MoeRouter,
+            Kernel::NormRope,
         ]);
         v
     }

@@ -55,6 +55,19 @@ fn suite() -> (Suite, Vec<(String, usize)>) {
             ARITH,
         );
     }
+    // mul_mat_add over the same split (the addend is added chunk by chunk)
+    let mut g = Graph::new();
+    let w = s.weight(&mut g, DType::Q4K, &[20, 256]);
+    let x = f32_input(&mut g, "x", shape![Sym::T, 256]);
+    let a = f32_input(&mut g, "a", shape![Sym::T, 20]);
+    let y = push(&mut g, Op::MulMatAdd, &[w, x, a]);
+    g.output(y, "y");
+    expect.push(("w3.q4_k".into(), 4));
+    let inputs = vec![
+        ("x".into(), host_f32(&[2, 256], s.f32s(512, -1.0, 1.0))),
+        ("a".into(), host_f32(&[2, 20], s.f32s(40, -1.0, 1.0))),
+    ];
+    s.case("mul_mat_add over 4 chunks", g, inputs, bind(2), ARITH);
     // expert ops: 6 experts of 3 rows of 144 bytes, 2 experts a chunk
     let (e, n, k, slots, t) = (6, 3, 256, 2, 4);
     let ids: Vec<i32> = vec![0, 5, 2, 3, 4, 1, 5, 2];
@@ -80,7 +93,7 @@ fn suite() -> (Suite, Vec<(String, usize)>) {
     g.output(a, "mul_mat_id");
     g.output(b, "moe_gate_up");
     g.output(c, "moe_down");
-    for i in 3..7 {
+    for i in 4..8 {
         expect.push((format!("w{i}.q4_k"), 3));
     }
     let inputs = vec![

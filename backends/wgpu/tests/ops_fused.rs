@@ -1,0 +1,155 @@
+//! Op parity, the fused ops with kernels of their own: mul_mat_add (the product's addend added as
+//! it is written; mat-vec and tiled forms), gate_up (both weights in one pass; mixed dtypes and
+//! large batches through two products), qkv_norm_rope (q and k normed and rotated, k and v into
+//! the KV caches) across a sequence of runs with attention on top.
+
+mod common;
+mod parity;
+
+use lingot_cpu::CpuBackend;
+use lingot_ir::exec::{Backend, HostTensor};
+use lingot_ir::{shape, Bindings, DType, Graph, Op, Sym, Value};
+use parity::*;
+
+const DTYPES: [DType; 6] = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4K, DType::Q6K];
+
+fn k_for(dtype: DType) -> usize {
+    if dtype.is_quantized() {
+        2 * dtype.block_elems()
+    } else {
+        45
+    }
+}
+
+fn suite(seed: u64) -> Suite {
+    let mut s = Suite::new(seed);
+    for dtype in DTYPES {
+        let (n, k) = (13, k_for(dtype));
+        for t in [1, 5, 9, 33] {
+            let mut g = Graph::new();
+            let w = s.weight(&mut g, dtype, &[n, k]);
+            let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+            let a = f32_input(&mut g, "a", shape![Sym::T, n]);
+            let y = push(&mut g, Op::MulMatAdd, &[w, x, a]);
+            g.output(y, "y");
+            let inputs = vec![
+                ("x".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+                ("a".into(), host_f32(&[t, n], s.f32s(t * n, -1.0, 1.0))),
+            ];
+            s.case(
+                format!("mul_mat_add {dtype} [{n},{k}] t {t}"),
+                g,
+                inputs,
+                bind(t),
+                ARITH,
+            );
+        }
+        for (t, up_dtype) in [(1, dtype), (3, dtype), (8, dtype), (9, dtype), (2, DType::Q8_0)] {
+            let k = if up_dtype == dtype { k_for(dtype) } else { 256 };
+            let mut g = Graph::new();
+            let gate = s.weight(&mut g, dtype, &[11, k]);
+            let up = s.weight(&mut g, up_dtype, &[11, k]);
+            let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+            let y = push(&mut g, Op::GateUp, &[x, gate, up]);
+            g.output(y, "y");
+            let inputs = vec![("x".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0)))];
+            s.case(
+                format!("gate_up {dtype}/{up_dtype} [11,{k}] t {t}"),
+                g,
+                inputs,
+                bind(t),
+                TRANSCENDENTAL,
+            );
+        }
+    }
+    s
+}
+
+#[test]
+fn mul_mat_add_and_gate_up_match_cpu() {
+    let names = run(&suite(71), common::default_options(16));
+    assert!(
+        names.iter().any(|n| n.starts_with("mul_mat_add q4_k")) && names.iter().any(|n| n.starts_with("gate_up q6_k"))
+    );
+}
+
+#[test]
+fn mul_mat_add_and_gate_up_match_cpu_without_subgroups() {
+    run(&suite(72), common::portable(16));
+}
+
+/// qkv [t, (4 + 2) * 16 + 2 * 8] → q [t, 4, 16], k cache [kv, 2, 16], v cache [kv, 2, 8];
+/// attention on top. Outputs: q, the caches, attention.
+fn layer(s: &mut Suite) -> Graph {
+    let mut g = Graph::new();
+    let qkv = f32_input(&mut g, "qkv", shape![Sym::T, 112]);
+    let qn = s.weight(&mut g, DType::F32, &[16]);
+    let kn = s.weight(&mut g, DType::F32, &[16]);
+    let pos = i32_input(&mut g, "pos", shape![Sym::T]);
+    let op = Op::QkvNormRope {
+        heads: 4,
+        kv_heads: 2,
+        eps: 1e-6,
+        n_rot: 8,
+        freq_base: 10000.0,
+        freq_scale: 1.0,
+        k_cache: "cache_k.0".into(),
+        v_cache: "cache_v.0".into(),
+    };
+    let id = g.push(op, &[qkv, qn, kn, pos]).expect("qkv_norm_rope");
+    let (q, k, v) = (
+        Value { node: id, index: 0 },
+        Value { node: id, index: 1 },
+        Value { node: id, index: 2 },
+    );
+    let a = push(&mut g, Op::Attention { scale: 0.25 }, &[q, k, v]);
+    g.output(q, "q");
+    g.output(k, "k");
+    g.output(v, "v");
+    g.output(a, "attn");
+    g
+}
+
+fn sequence(options: lingot_wgpu::WgpuOptions) {
+    let mut s = Suite::new(73);
+    let g = layer(&mut s);
+    let mut cpu = CpuBackend::new(&s.weights);
+    let mut gpu = common::backend(&s.weights, options);
+    let mut r = common::rng(74);
+    let steps = [(4, 4), (1, 5), (3, 8), (1, 9)];
+    for (i, (t, kv)) in steps.into_iter().enumerate() {
+        if i == 3 {
+            cpu.reset();
+            gpu.reset();
+        }
+        let kv = if i == 3 { t } else { kv };
+        let start = (kv - t) as i32;
+        let inputs: Vec<(&str, HostTensor)> = vec![
+            ("qkv", host_f32(&[t, 112], common::randn(&mut r, t * 112))),
+            ("pos", host_i32(&[t], (start..start + t as i32).collect())),
+        ];
+        let b = Bindings { t, kv };
+        let want = cpu.run(&g, &inputs, b).expect("cpu");
+        let got = gpu.run(&g, &inputs, b).unwrap_or_else(|e| panic!("gpu at {b:?}: {e}"));
+        let case = Case {
+            name: String::new(),
+            graph: Graph::new(),
+            inputs: vec![],
+            b,
+            tol: TRANSCENDENTAL,
+        };
+        if let Some(msg) = compare(&case, &want, &got) {
+            panic!("t {t} kv {kv}: {msg}");
+        }
+    }
+}
+
+#[test]
+fn qkv_norm_rope_matches_cpu_run_by_run() {
+    sequence(common::default_options(16));
+}
+
+#[test]
+fn qkv_norm_rope_matches_cpu_without_subgroups() {
+    sequence(common::portable(16));
+}

@@ -5,7 +5,8 @@
 //! - [`kernels`]: the catalogue of kernels and the one text step that makes WGSL variants.
 //! - `weights`, `kv`: weights uploaded once in their stored dtype (split over several buffers
 //!   when larger than one binding) and GPU-resident KV caches.
-//! - `plan`, `lower`, `lower_matrix`: a graph compiled into buffers and kernel launches.
+//! - `plan`, `lower`, `lower_matrix`, `lower_fused`: a graph compiled into buffers and kernel
+//!   launches.
 //! - [`WgpuBackend`]: runs plans, one command encoder per forward pass.
 //!
 //! What must not live here: anything about a particular model (that is `lingot-models`).

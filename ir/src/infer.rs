@@ -356,7 +356,7 @@ fn qkv_norm_rope(ins: &[&TensorType], heads: usize, kv_heads: usize, n_rot: usiz
             ))
         }
     };
-    if n_rot % 2 != 0 || n_rot > d {
+    if !n_rot.is_multiple_of(2) || n_rot > d {
         return Err(format!("qkv_norm_rope n_rot {n_rot} must be even and <= head dim {d}"));
     }
     let kv = |h: usize, d: usize| f32t(Shape(vec![Dim::Sym(Sym::Kv), Dim::Const(h), Dim::Const(d)]));

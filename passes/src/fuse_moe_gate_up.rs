@@ -14,7 +14,7 @@
 
 use lingot_ir::{Dim, Graph, NodeId, Op, Value};
 
-use crate::pattern::{arg, args2, layer_name, op, run_rules, single_use};
+use crate::pattern::{arg, layer_name, op, run_rules, single_use, swiglu_operands};
 use crate::{Pass, PassError, Rewrite};
 
 pub struct FuseMoeGateUp;
@@ -45,19 +45,6 @@ fn gate_up(g: &Graph, id: NodeId) -> Option<Rewrite> {
     let mut rw = Rewrite::replace(g, id, Op::MoeGateUp, vec![x, wg, wu, ids]);
     rw.name = rw.name.or_else(|| layer_name(g, gate, "ffn_moe_gate_up"));
     Some(rw)
-}
-
-/// `(gate, up)` of `mul(silu(gate), up)` (either order) or `swiglu(gate, up)`.
-fn swiglu_operands(g: &Graph, id: NodeId) -> Option<(Value, Value)> {
-    let (a, b) = args2(g, id)?;
-    match g.node(id).op {
-        Op::SwiGlu => Some((a, b)),
-        Op::Mul => [(a, b), (b, a)]
-            .into_iter()
-            .find(|(act, _)| matches!(op(g, *act), Op::Silu) && single_use(g, *act))
-            .and_then(|(act, up)| Some((arg(g, act.node, 0)?, up))),
-        _ => None,
-    }
 }
 
 /// The operands `[w, x, ids]` of a `mul_mat_id`.

@@ -6,8 +6,8 @@
 //! - [`rewrite`]: the only place a graph's structure changes (replace a value's uses, erase dead
 //!   nodes, put a new node in). A pass finds patterns with the read-only helpers of `pattern.rs`
 //!   and hands each match to [`rewrite::apply`] as a [`Rewrite`]; it never touches edges itself.
-//! - Passes: `dce`, `cse`, `fuse-rms-norm-mul`, `fuse-swiglu`, `fuse-moe-router`,
-//!   `fuse-moe-gate-up`, `fuse-moe-down`.
+//! - Passes: `dce`, `cse`, `fuse-rms-norm-mul`, `fuse-qkv-norm-rope`, `fuse-moe-router`,
+//!   `fuse-moe-gate-up`, `fuse-gate-up`, `fuse-swiglu`, `fuse-moe-down`, `fuse-mul-mat-add`.
 //! - Analyses that change nothing: [`memory::plan_memory`] (activation buffers by liveness) and
 //!   [`stats`] (op counts, kernel launches).
 //!
@@ -15,9 +15,12 @@
 
 mod cse;
 mod dce;
+mod fuse_gate_up;
 mod fuse_moe_down;
 mod fuse_moe_gate_up;
 mod fuse_moe_router;
+mod fuse_mul_mat_add;
+mod fuse_qkv_norm_rope;
 mod fuse_rms_norm_mul;
 mod fuse_swiglu;
 pub mod memory;

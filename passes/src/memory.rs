@@ -4,7 +4,8 @@
 //! (best fit) or a new one, and its buffer is free again after its last reader (graph outputs are
 //! never freed). A result never shares a buffer with an operand of its own node. What needs no
 //! buffer of its own: inputs and weights (they have their own), views of weights (`reshape` /
-//! `slice` of a weight), `kv_write` results (the KV cache itself); a `reshape` of an activation
+//! `slice` of a weight), `kv_write` results and the k, v results of `qkv_norm_rope` (the KV caches
+//! themselves); a `reshape` of an activation
 //! shares its operand's buffer. Every activation is 4 bytes an element (f32 or i32).
 //!
 //! This is an analysis: it changes nothing. Backends size their own pools; `dump-ir --stats`
@@ -45,6 +46,8 @@ fn home(g: &Graph, v: Value, homes: &HashMap<Value, Home>, b: &Bindings) -> Home
     let operand = g.operands(v.node).first().and_then(|o| homes.get(o).copied());
     match &node.op {
         Op::Input { .. } | Op::Weight { .. } | Op::KvWrite { .. } => Home::Elsewhere,
+        // k and v are the caches it writes
+        Op::QkvNormRope { .. } if v.index > 0 => Home::Elsewhere,
         Op::Reshape { .. } => match operand {
             Some(Home::Own(_)) => Home::Alias(g.operands(v.node)[0]),
             Some(alias @ Home::Alias(_)) => alias,

@@ -70,6 +70,35 @@ pub fn is_last_axis_vector(g: &Graph, w: Value, x: Value) -> bool {
     g.ty(w).shape.rank() <= g.ty(x).shape.rank() && last.is_some() && dims == [last.unwrap_or(Dim::Const(0))]
 }
 
+/// `(x, w, eps)` when `v` is `rms_norm_mul(x, w)`, or `mul(rms_norm(x), w)` (either order) whose
+/// norm has no other reader.
+pub fn weighted_norm(g: &Graph, v: Value) -> Option<(Value, Value, f32)> {
+    match *op(g, v) {
+        Op::RmsNormMul { eps } => Some((arg(g, v.node, 0)?, arg(g, v.node, 1)?, eps)),
+        Op::Mul => {
+            let (a, b) = args2(g, v.node)?;
+            [(a, b), (b, a)].into_iter().find_map(|(n, w)| match *op(g, n) {
+                Op::RmsNorm { eps } if single_use(g, n) => Some((arg(g, n.node, 0)?, w, eps)),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `(gate, up)` of `mul(silu(gate), up)` (either order, the silu read once) or `swiglu(gate, up)`.
+pub fn swiglu_operands(g: &Graph, id: NodeId) -> Option<(Value, Value)> {
+    let (a, b) = args2(g, id)?;
+    match g.node(id).op {
+        Op::SwiGlu => Some((a, b)),
+        Op::Mul => [(a, b), (b, a)]
+            .into_iter()
+            .find(|(act, _)| matches!(op(g, *act), Op::Silu) && single_use(g, *act))
+            .and_then(|(act, up)| Some((arg(g, act.node, 0)?, up))),
+        _ => None,
+    }
+}
+
 /// `stem.N` when `v`'s node is named `something.N` (a layer suffix), for naming a fused node
 /// whose replaced node had no name.
 pub fn layer_name(g: &Graph, v: Value, stem: &str) -> Option<String> {

@@ -5,31 +5,39 @@ use lingot_ir::Graph;
 
 use crate::cse::Cse;
 use crate::dce::Dce;
+use crate::fuse_gate_up::FuseGateUp;
 use crate::fuse_moe_down::FuseMoeDown;
 use crate::fuse_moe_gate_up::FuseMoeGateUp;
 use crate::fuse_moe_router::FuseMoeRouter;
+use crate::fuse_mul_mat_add::FuseMulMatAdd;
+use crate::fuse_qkv_norm_rope::FuseQkvNormRope;
 use crate::fuse_rms_norm_mul::FuseRmsNormMul;
 use crate::fuse_swiglu::FuseSwiglu;
 use crate::{Pass, PassError};
 
 /// What `lingot run`, `logits` and `perplexity` apply unless told otherwise: `dce` first so the
-/// others see only live nodes, the fusions (each matches the fused as well as the unfused form of
-/// what it reads, so their order only changes names, not results), `dce` last to sweep.
-pub const DEFAULT_PIPELINE: &str =
-    "dce,cse,fuse-rms-norm-mul,fuse-moe-router,fuse-moe-gate-up,fuse-swiglu,fuse-moe-down,dce";
+/// others see only live nodes, then the fusions, then `dce` to sweep. Each fusion matches the
+/// fused as well as the unfused form of what it reads, so their order rarely matters. Where it
+/// does: `fuse-moe-down` must take the MoE layer's adds as addends before `fuse-mul-mat-add`
+/// would take the shared expert's down projection and its add.
+pub const DEFAULT_PIPELINE: &str = "dce,cse,fuse-rms-norm-mul,fuse-qkv-norm-rope,fuse-moe-router,fuse-moe-gate-up,\
+fuse-gate-up,fuse-swiglu,fuse-moe-down,fuse-mul-mat-add,dce";
 
 /// Makes a pass.
 type Make = fn() -> Box<dyn Pass>;
 
 /// Every pass, by name.
-const PASSES: [(&str, Make); 7] = [
+const PASSES: [(&str, Make); 10] = [
     ("dce", || Box::new(Dce)),
     ("cse", || Box::new(Cse)),
     ("fuse-rms-norm-mul", || Box::new(FuseRmsNormMul)),
+    ("fuse-qkv-norm-rope", || Box::new(FuseQkvNormRope)),
     ("fuse-swiglu", || Box::new(FuseSwiglu)),
+    ("fuse-gate-up", || Box::new(FuseGateUp)),
     ("fuse-moe-router", || Box::new(FuseMoeRouter)),
     ("fuse-moe-gate-up", || Box::new(FuseMoeGateUp)),
     ("fuse-moe-down", || Box::new(FuseMoeDown)),
+    ("fuse-mul-mat-add", || Box::new(FuseMulMatAdd)),
 ];
 
 /// The names [`Pipeline::parse`] accepts.

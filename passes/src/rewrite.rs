@@ -9,9 +9,11 @@
 //! - [`erase_dead`], [`erase`]: remove nodes nothing reads (never outputs, never `kv_write`).
 //!
 //! Every change is checked before the graph is touched: the new node's result types must be what
-//! shape inference gives and equal the types of the values they replace, and the node may not
-//! read anything downstream of what it replaces (that would be a cycle). A failed check leaves
-//! the graph as it was.
+//! shape inference gives and equal the types of the values they replace, the node may not read
+//! anything downstream of what it replaces (that would be a cycle), and it must have a side effect
+//! if a node it replaces has one (`qkv_norm_rope` replacing `kv_write`s takes their writes over;
+//! the replaced nodes go even though they have side effects). A failed check leaves the graph as
+//! it was.
 
 use std::collections::HashSet;
 
@@ -55,8 +57,7 @@ pub fn apply(g: &mut Graph, rw: Rewrite) -> Result<NodeId, String> {
     let at = first.node;
     let replaced: HashSet<NodeId> = rw.replaces.iter().map(|(v, _)| v.node).collect();
     // Operands of the replaced nodes may die with them.
-    let mut sweep: Vec<NodeId> = replaced.iter().flat_map(|&n| g.operands(n)).map(|v| v.node).collect();
-    sweep.extend(replaced.iter().copied().filter(|&n| n != at));
+    let sweep: Vec<NodeId> = replaced.iter().flat_map(|&n| g.operands(n)).map(|v| v.node).collect();
 
     // Every read of a replaced value, as (edge, consumer, slot, new result index).
     let mut moves = vec![];
@@ -95,8 +96,21 @@ pub fn apply(g: &mut Graph, rw: Rewrite) -> Result<NodeId, String> {
             *v = Value { node: at, index: i };
         }
     }
+    // The replaced nodes go, side effects and all: the new node has taken their effects over.
+    let gone: Vec<NodeId> = replaced
+        .into_iter()
+        .filter(|&n| n != at && !is_read_at_all(g, n))
+        .collect();
+    for n in gone {
+        g.g.remove_node(n);
+    }
     erase_dead(g, sweep);
     Ok(at)
+}
+
+/// Whether any node or graph output reads any result of `n`.
+fn is_read_at_all(g: &Graph, n: NodeId) -> bool {
+    g.outputs.iter().any(|(v, _)| v.node == n) || g.g.neighbors_directed(n, Direction::Outgoing).next().is_some()
 }
 
 /// The checks of [`apply`]; returns the new node's result types.
@@ -132,6 +146,12 @@ pub fn check(g: &Graph, rw: &Rewrite) -> Result<Vec<TensorType>, String> {
         }
     }
     let replaced: HashSet<NodeId> = rw.replaces.iter().map(|(v, _)| v.node).collect();
+    if !rw.op.has_side_effect() && replaced.iter().any(|&n| g.node(n).op.has_side_effect()) {
+        return Err(format!(
+            "the new {} would drop the side effect of a node it replaces",
+            rw.op.name()
+        ));
+    }
     if ancestors(g, rw.operands.iter().map(|v| v.node))
         .iter()
         .any(|n| replaced.contains(n))

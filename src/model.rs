@@ -42,8 +42,8 @@ pub struct ModelArgs {
     /// CPU threads (default: all cores).
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
-    /// Graph passes to apply, comma-separated (`default` stands for the default pipeline:
-    /// dce,cse,fuse-rms-norm-mul,fuse-moe-router,fuse-moe-gate-up,fuse-swiglu,fuse-moe-down,dce).
+    /// Graph passes to apply, comma-separated, instead of the default pipeline (`default` stands
+    /// for it; `lingot dump-ir --stats` names its passes, `lingot dump-ir --after-all` shows each).
     #[arg(long, value_name = "LIST", conflicts_with = "no_fuse")]
     pub passes: Option<String>,
     /// Run the graph as the model front-end builds it: no passes, no fused ops.

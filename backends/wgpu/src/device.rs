@@ -67,7 +67,14 @@ impl fmt::Display for AdapterInfoRow {
     }
 }
 
-fn instance() -> wgpu::Instance {
+/// The process's one wgpu instance: creating one per enumeration leaks driver instances, and
+/// after a dozen backends NVIDIA's Vulkan driver stopped reporting the GPU.
+fn instance() -> &'static wgpu::Instance {
+    static INSTANCE: std::sync::OnceLock<wgpu::Instance> = std::sync::OnceLock::new();
+    INSTANCE.get_or_init(new_instance)
+}
+
+fn new_instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     // GL adapters lack what compute needs here (subgroups, large bindings); WGPU_BACKEND overrides.
     desc.backends = wgpu::Backends::PRIMARY.with_env();
@@ -177,6 +184,8 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub caps: Caps,
+    /// The device has timestamp queries (kernel profiling).
+    pub timestamps: bool,
     /// Errors wgpu raised outside an error scope, oldest first.
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -200,6 +209,11 @@ impl Gpu {
         }
         if caps.f16 {
             features |= wgpu::Features::SHADER_F16;
+        }
+        // for `--profile`: one compute pass per launch with timestamps at its ends
+        let timestamps = has.contains(wgpu::Features::TIMESTAMP_QUERY);
+        if timestamps {
+            features |= wgpu::Features::TIMESTAMP_QUERY;
         }
         let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
@@ -234,6 +248,7 @@ impl Gpu {
             info,
             limits,
             caps,
+            timestamps,
             errors,
             lost,
             held: AtomicU64::new(0),

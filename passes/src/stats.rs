@@ -4,10 +4,12 @@
 //! Two counts. [`launches`]: one launch per node that computes, none for declarations (`input`,
 //! `weight`) and views (`reshape`, a `slice` of a weight) — the design of the wgpu backend, where
 //! every op, fused ones included, is one kernel. [`launches_wgpu_today`]: as `lingot-wgpu`'s
-//! lowering (`backends/wgpu/src/lower*.rs`) records them now, where some fused ops still run as
-//! the kernels of their parts (`moe_down` adds each addend with its own launch; `mul_mat_add`,
-//! `gate_up` and `qkv_norm_rope` have no kernel of their own yet). lingot-wgpu exposes no launch
-//! count, so this is the one place that mirrors its lowering and must follow it when it changes.
+//! lowering (`backends/wgpu/src/lower*.rs`) records them now for a decode step (`t = 1`), where
+//! a few fused ops still take more than one launch (`moe_down` adds each addend with its own
+//! launch; `qkv_norm_rope` is a norm-rope for q, one for k straight into its cache, and a copy of
+//! v; `moe_gate_up` and `gate_up` with differently stored gate and up are two products and a
+//! swiglu). lingot-wgpu exposes no launch count, so this is the one place that mirrors its
+//! lowering and must follow it when it changes.
 //! Neither counts the extra launch per chunk of a weight larger than one storage binding
 //! (device-dependent).
 
@@ -64,8 +66,8 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
             let n = usize::from(!ops.first().is_some_and(|v| is_weight_view(g, *v)));
             (n, n)
         }
-        // today: two expert products and a swiglu when gate and up are stored differently
-        Op::MoeGateUp => match (ops.get(1), ops.get(2)) {
+        // today: two products and a swiglu when gate and up are stored differently
+        Op::MoeGateUp | Op::GateUp => match (ops.get(1), ops.get(2)) {
             (Some(gate), Some(up)) if g.ty(*gate).dtype != g.ty(*up).dtype => (1, 3),
             _ => (1, 1),
         },
@@ -76,12 +78,8 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
             (Some(x), Some(w)) if !is_last_axis_vector(g, *w, *x) => (1, 2),
             _ => (1, 1),
         },
-        // today: mat-vec, add-into
-        Op::MulMatAdd => (1, 2),
-        // today: two mat-vecs, swiglu
-        Op::GateUp => (1, 3),
-        // today: q copy, norm, rope; k copy, norm, rope, copy into the cache; v copy into the cache
-        Op::QkvNormRope { .. } => (1, 8),
+        // today: norm-rope of q, norm-rope of k into its cache, copy of v into its cache
+        Op::QkvNormRope { .. } => (1, 3),
         Op::GetRows
         | Op::MulMat
         | Op::MulMatId
@@ -102,7 +100,8 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
         | Op::KvWrite { .. }
         | Op::Attention { .. }
         | Op::SwiGlu
-        | Op::MoeRouter { .. } => (1, 1),
+        | Op::MoeRouter { .. }
+        | Op::MulMatAdd => (1, 1),
     }
 }
 

@@ -53,7 +53,7 @@ output %h "h"
 }
 
 #[test]
-fn fused_ops_without_their_own_kernel_count_their_parts_today() {
+fn qkv_norm_rope_is_three_launches_today() {
     let g = parse(
         r#"
 %x = input "x"                        : f32[t, 8]
@@ -69,6 +69,6 @@ output %a "a"
 "#,
     )
     .expect("parses");
-    // mul_mat 1, mul_mat_add 1 (today 2), gate_up 1 (today 3), qkv_norm_rope 1 (today 8)
-    assert_eq!((launches(&g), launches_wgpu_today(&g)), (4, 14));
+    // mul_mat 1, mul_mat_add 1, gate_up 1, qkv_norm_rope 1 (today 3: q, k, v)
+    assert_eq!((launches(&g), launches_wgpu_today(&g)), (4, 6));
 }

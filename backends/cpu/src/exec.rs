@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use lingot_ir::exec::{Backend, BackendError, HostTensor, WeightData, Weights};
+use lingot_ir::exec::{Backend, BackendError, HostTensor, Weights};
 use lingot_ir::{Bindings, Graph, NodeId, Op, Value};
 
 use crate::attention::{self, Dims};
@@ -12,14 +12,8 @@ use crate::elementwise::{self as ew, sigmoid, silu};
 use crate::matmul;
 use crate::routing::{self, Router};
 use crate::tensor::{rows_cols, Matrix, Tensor};
+use crate::value::{from_host, i32_of, matrix, shape_of, to_host, Val};
 use crate::CpuError;
-
-/// A value during execution: computed, or a weight that stays in its stored form.
-#[derive(Clone)]
-enum Val<'w> {
-    T(Tensor),
-    W(WeightData<'w>),
-}
 
 pub struct CpuBackend<'w> {
     weights: &'w dyn Weights,
@@ -66,48 +60,6 @@ impl<'w> CpuBackend<'w> {
                 Ok((w.shape.to_vec(), d))
             }
         }
-    }
-}
-
-fn i32_of(v: &Val) -> Result<(Vec<usize>, Arc<Vec<i32>>), CpuError> {
-    match v {
-        Val::T(Tensor::I32 { shape, data }) => Ok((shape.clone(), data.clone())),
-        _ => Err(CpuError("expected an i32 operand".into())),
-    }
-}
-
-fn matrix<'a>(v: &'a Val, shape: &[usize], dense: &'a Option<Arc<Vec<f32>>>) -> Result<Matrix<'a>, CpuError> {
-    match (v, dense) {
-        (Val::W(w), _) => Matrix::stored(w, *shape.last().unwrap_or(&0)),
-        (_, Some(d)) => Ok(Matrix::Dense(d)),
-        _ => Err(CpuError("expected a matrix operand".into())),
-    }
-}
-
-fn shape_of(v: &Val) -> Vec<usize> {
-    match v {
-        Val::T(t) => t.shape().to_vec(),
-        Val::W(w) => w.shape.to_vec(),
-    }
-}
-
-fn to_host(t: &Tensor) -> HostTensor {
-    match t {
-        Tensor::F32 { shape, data } => HostTensor::F32 {
-            shape: shape.clone(),
-            data: data.to_vec(),
-        },
-        Tensor::I32 { shape, data } => HostTensor::I32 {
-            shape: shape.clone(),
-            data: data.to_vec(),
-        },
-    }
-}
-
-fn from_host(h: &HostTensor) -> Tensor {
-    match h {
-        HostTensor::F32 { shape, data } => Tensor::f32(shape.clone(), data.clone()),
-        HostTensor::I32 { shape, data } => Tensor::i32(shape.clone(), data.clone()),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod matmul;
 pub mod quant;
 pub mod routing;
 pub mod tensor;
+mod value;
 
 pub use exec::CpuBackend;
 

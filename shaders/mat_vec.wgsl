@@ -1,12 +1,15 @@
 // mat_vec: out[b, n0 + r] = Σ_i W[r, i] x[b, i] for up to MAX_B rows b of x (the decode path).
 // With `add`, plus a[b, n0 + r] (mul_mat_add).
-// One workgroup per weight row; each row is dequantized once and used for every b. A weight
-// split over several buffers runs once per chunk, n0 being the chunk's first row.
+// One workgroup per NR = 4 weight rows: each invocation takes sixteen-element steps of all four
+// rows, so every x load serves four rows and each row is dequantized once for every b; the four
+// rows' sums are reduced together. A weight split over several buffers runs once per chunk, n0
+// being the chunk's first row.
 //@include bytes
 //@include dtype
 //@include reduce
 
 const MAX_B: u32 = 8u;
+const NR: u32 = 4u;
 
 struct Params {
     k: u32,          // inner size
@@ -45,41 +48,58 @@ fn x4(o: u32) -> vec4<f32> {
     return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
 }
 
-fn dot16(v: V16, o: u32) -> f32 {
-    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
+fn dot16(v: V16, xv: V16) -> f32 {
+    return dot(v.a, xv.a) + dot(v.b, xv.b) + dot(v.c, xv.c) + dot(v.d, xv.d);
+}
+
+fn x16(o: u32) -> V16 {
+    return V16(x4(o), x4(o + 4u), x4(o + 8u), x4(o + 12u));
 }
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = wg.x + wg.y * nwg.x;
-    if (row >= p.rows) {
+    let row0 = (wg.x + wg.y * nwg.x) * NR;
+    if (row0 >= p.rows) {
         return;
     }
-    let rb = row * p.row_bytes;
-    var acc: array<f32, MAX_B>;
+    // rows past the end read the last row; their sums are not written
+    let last = p.rows - 1u;
+    let rb0 = row0 * p.row_bytes;
+    let rb1 = min(row0 + 1u, last) * p.row_bytes;
+    let rb2 = min(row0 + 2u, last) * p.row_bytes;
+    let rb3 = min(row0 + 3u, last) * p.row_bytes;
+    var acc: array<vec4<f32>, MAX_B>;
     if (QK > 1u) {
         // quantized rows are whole blocks: sixteen elements a step, one scale decode
         for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
-            let wv = dq16(rb, i);
+            let w0 = dq16(rb0, i);
+            let w1 = dq16(rb1, i);
+            let w2 = dq16(rb2, i);
+            let w3 = dq16(rb3, i);
             for (var b = 0u; b < MAX_B; b = b + 1u) {
                 if (b < p.b) {
-                    acc[b] = acc[b] + dot16(wv, b * p.k + i);
+                    let xv = x16(b * p.k + i);
+                    acc[b] = acc[b] + vec4<f32>(dot16(w0, xv), dot16(w1, xv), dot16(w2, xv), dot16(w3, xv));
                 }
             }
         }
     }
     let k4 = select(p.k & ~3u, 0u, QK > 1u);
     for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
-        let wv = dq4(rb, i);
+        let w0 = dq4(rb0, i);
+        let w1 = dq4(rb1, i);
+        let w2 = dq4(rb2, i);
+        let w3 = dq4(rb3, i);
         for (var b = 0u; b < MAX_B; b = b + 1u) {
             if (b < p.b) {
-                acc[b] = acc[b] + dot(wv, x4(b * p.k + i));
+                let xv = x4(b * p.k + i);
+                acc[b] = acc[b] + vec4<f32>(dot(w0, xv), dot(w1, xv), dot(w2, xv), dot(w3, xv));
             }
         }
     }
     // the last k % 4 elements (plain dtypes only)
     for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
-        let wv = dq1(rb, i);
+        let wv = vec4<f32>(dq1(rb0, i), dq1(rb1, i), dq1(rb2, i), dq1(rb3, i));
         for (var b = 0u; b < MAX_B; b = b + 1u) {
             if (b < p.b) {
                 acc[b] = acc[b] + wv * x1(b * p.k + i);
@@ -89,13 +109,14 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     // constant trip counts: the batch loops unroll and acc stays in registers
     for (var b = 0u; b < MAX_B; b = b + 1u) {
         if (b < p.b) {
-            let s = wg_sum(acc[b], lane);
-            if (lane.index == 0u) {
-                let o = b * p.out_stride + p.n0 + row;
+            let s = wg_sum4(acc[b], lane);
+            if (lane.index < NR && row0 + lane.index < p.rows) {
+                let o = b * p.out_stride + p.n0 + row0 + lane.index;
+                let v = lane4(s, lane.index);
                 if (p.add == 1u) {
-                    out[o] = s + a[o];
+                    out[o] = v + a[o];
                 } else {
-                    out[o] = s;
+                    out[o] = v;
                 }
             }
         }

@@ -1,5 +1,6 @@
 // moe_down: out[t, r] = Σ_slot weights[t, slot] * (down_e[r] · h[t, slot]), e = ids[t, slot].
-// One workgroup per (token, row), looping over the token's slots. Experts split over several
+// One workgroup per (token, NR = 4 rows); its invocations walk the (slot, step) pairs of the
+// token, so a short row (K = 512: 32 steps of 16) still keeps every invocation busy. Experts split over several
 // buffers run once per chunk; every chunk after the first adds to what is there (`accumulate`).
 // Further addends of the op (shared expert, residual) are added by add_into afterwards.
 //@include bytes
@@ -46,49 +47,73 @@ fn x4(o: u32) -> vec4<f32> {
     return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
 }
 
-fn dot16(v: V16, o: u32) -> f32 {
-    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
+fn dot16(v: V16, xv: V16) -> f32 {
+    return dot(v.a, xv.a) + dot(v.b, xv.b) + dot(v.c, xv.c) + dot(v.d, xv.d);
 }
+
+fn x16(o: u32) -> V16 {
+    return V16(x4(o), x4(o + 4u), x4(o + 8u), x4(o + 12u));
+}
+
+const NR: u32 = 4u;
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let wid = wg.x + wg.y * nwg.x;
-    if (wid >= p.tokens * p.rows) {
+    let groups = (p.rows + NR - 1u) / NR;
+    if (wid >= p.tokens * groups) {
         return;
     }
-    let tok = wid / p.rows;
-    let row = wid % p.rows;
-    let k4 = select(p.k & ~3u, 0u, QK > 1u);
-    var acc = 0.0;
-    for (var s = 0u; s < p.slots; s = s + 1u) {
-        let pair = tok * p.slots + s;
-        let e = ids[pair];
-        if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
-            continue;
-        }
-        let rb = (u32(e) - p.e_lo) * p.expert_bytes + row * p.row_bytes;
-        let ho = pair * p.k;
-        var part = 0.0;
-        if (QK > 1u) {
-            for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
-                part = part + dot16(dq16(rb, i), ho + i);
+    let tok = wid / groups;
+    let row0 = (wid % groups) * NR;
+    let last = p.rows - 1u;
+    let rows = vec4<u32>(row0, min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.row_bytes;
+    var acc = vec4<f32>(0.0);
+    if (QK > 1u) {
+        // (slot, step) pairs: slot = j / steps, elements 16 * (j % steps) ..
+        let steps = p.k / 16u;
+        for (var j = lane.index; j < p.slots * steps; j = j + WG) {
+            let s = j / steps;
+            let i = (j % steps) * 16u;
+            let pair = tok * p.slots + s;
+            let e = ids[pair];
+            if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+                continue;
             }
+            let rb = vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes) + rows;
+            let xv = x16(pair * p.k + i);
+            let d = vec4<f32>(dot16(dq16(rb.x, i), xv), dot16(dq16(rb.y, i), xv), dot16(dq16(rb.z, i), xv), dot16(dq16(rb.w, i), xv));
+            acc = acc + weights[pair] * d;
         }
-        for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
-            part = part + dot(dq4(rb, i), x4(ho + i));
+    } else {
+        let k4 = p.k & ~3u;
+        for (var s = 0u; s < p.slots; s = s + 1u) {
+            let pair = tok * p.slots + s;
+            let e = ids[pair];
+            if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+                continue;
+            }
+            let rb = vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes) + rows;
+            let ho = pair * p.k;
+            var part = vec4<f32>(0.0);
+            for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
+                let xv = x4(ho + i);
+                part = part + vec4<f32>(dot(dq4(rb.x, i), xv), dot(dq4(rb.y, i), xv), dot(dq4(rb.z, i), xv), dot(dq4(rb.w, i), xv));
+            }
+            for (var i = k4 + lane.index; i < p.k; i = i + WG) {
+                part = part + vec4<f32>(dq1(rb.x, i), dq1(rb.y, i), dq1(rb.z, i), dq1(rb.w, i)) * x1(ho + i);
+            }
+            acc = acc + weights[pair] * part;
         }
-        for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
-            part = part + dq1(rb, i) * x1(ho + i);
-        }
-        acc = acc + weights[pair] * part;
     }
-    let total = wg_sum(acc, lane);
-    if (lane.index == 0u) {
-        let o = tok * p.rows + row;
+    let total = wg_sum4(acc, lane);
+    if (lane.index < NR && row0 + lane.index < p.rows) {
+        let o = tok * p.rows + row0 + lane.index;
+        let v = lane4(total, lane.index);
         if (p.accumulate == 1u) {
-            out[o] = out[o] + total;
+            out[o] = out[o] + v;
         } else {
-            out[o] = total;
+            out[o] = v;
         }
     }
 }

@@ -1,5 +1,6 @@
 // moe_gate_up: out[pair, r] = silu(gate_e[r] · x[token]) * (up_e[r] · x[token]), e = ids[pair],
 // pair = token * slots + slot. Two weights in one pass over x: `ld` reads the one `which` names.
+// One workgroup per (pair, NR = 4 rows): each x load serves four rows of both weights.
 // Chunks of experts as in mat_vec_id (gate and up are split identically).
 //@include bytes
 //@include dtype
@@ -52,60 +53,86 @@ fn x4(o: u32) -> vec4<f32> {
     return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
 }
 
-fn dot16(v: V16, o: u32) -> f32 {
-    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
+fn dot16(v: V16, xv: V16) -> f32 {
+    return dot(v.a, xv.a) + dot(v.b, xv.b) + dot(v.c, xv.c) + dot(v.d, xv.d);
 }
+
+fn x16(o: u32) -> V16 {
+    return V16(x4(o), x4(o + 4u), x4(o + 8u), x4(o + 12u));
+}
+
+// Sixteen weights of four rows (byte offsets rb) against one x step.
+fn dot16x4(rb: vec4<u32>, i: u32, xv: V16) -> vec4<f32> {
+    return vec4<f32>(dot16(dq16(rb.x, i), xv), dot16(dq16(rb.y, i), xv), dot16(dq16(rb.z, i), xv), dot16(dq16(rb.w, i), xv));
+}
+
+fn dot4x4(rb: vec4<u32>, i: u32, xv: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(dot(dq4(rb.x, i), xv), dot(dq4(rb.y, i), xv), dot(dq4(rb.z, i), xv), dot(dq4(rb.w, i), xv));
+}
+
+fn dot1x4(rb: vec4<u32>, i: u32, xv: f32) -> vec4<f32> {
+    return vec4<f32>(dq1(rb.x, i), dq1(rb.y, i), dq1(rb.z, i), dq1(rb.w, i)) * xv;
+}
+
+const NR: u32 = 4u;
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let wid = wg.x + wg.y * nwg.x;
-    if (wid >= p.pairs * p.rows) {
+    let groups = (p.rows + NR - 1u) / NR;
+    if (wid >= p.pairs * groups) {
         return;
     }
-    let pair = wid / p.rows;
-    let row = wid % p.rows;
+    let pair = wid / groups;
+    let row0 = (wid % groups) * NR;
     if (lane.index == 0u) {
         expert = ids[pair];
     }
     let e = workgroupUniformLoad(&expert);
+    let live = lane.index < NR && row0 + lane.index < p.rows;
     if (e < 0 || u32(e) >= p.experts) {
-        if (p.first == 1u && lane.index == 0u) {
-            out[pair * p.rows + row] = 0.0;
+        if (p.first == 1u && live) {
+            out[pair * p.rows + row0 + lane.index] = 0.0;
         }
         return;
     }
     if (u32(e) < p.e_lo || u32(e) >= p.e_hi) {
         return;
     }
-    let rb = (u32(e) - p.e_lo) * p.expert_bytes + row * p.row_bytes;
+    let eb = (u32(e) - p.e_lo) * p.expert_bytes;
+    let last = p.rows - 1u;
+    let rb = vec4<u32>(eb) + vec4<u32>(row0, min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.row_bytes;
     let xo = (pair / p.slots) * p.k;
-    var g = 0.0;
-    var u = 0.0;
+    var g = vec4<f32>(0.0);
+    var u = vec4<f32>(0.0);
     if (QK > 1u) {
         for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
+            let xv = x16(xo + i);
             which = 0u;
-            g = g + dot16(dq16(rb, i), xo + i);
+            g = g + dot16x4(rb, i, xv);
             which = 1u;
-            u = u + dot16(dq16(rb, i), xo + i);
+            u = u + dot16x4(rb, i, xv);
         }
     }
     let k4 = select(p.k & ~3u, 0u, QK > 1u);
     for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
         let xv = x4(xo + i);
         which = 0u;
-        g = g + dot(dq4(rb, i), xv);
+        g = g + dot4x4(rb, i, xv);
         which = 1u;
-        u = u + dot(dq4(rb, i), xv);
+        u = u + dot4x4(rb, i, xv);
     }
     for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
+        let xv = x1(xo + i);
         which = 0u;
-        g = g + dq1(rb, i) * x1(xo + i);
+        g = g + dot1x4(rb, i, xv);
         which = 1u;
-        u = u + dq1(rb, i) * x1(xo + i);
+        u = u + dot1x4(rb, i, xv);
     }
-    let gs = wg_sum(g, lane);
-    let us = wg_sum(u, lane);
-    if (lane.index == 0u) {
-        out[pair * p.rows + row] = gs / (1.0 + exp(-gs)) * us;
+    let gs = wg_sum4(g, lane);
+    let us = wg_sum4(u, lane);
+    if (live) {
+        let gv = lane4(gs, lane.index);
+        out[pair * p.rows + row0 + lane.index] = gv / (1.0 + exp(-gv)) * lane4(us, lane.index);
     }
 }

@@ -36,3 +36,20 @@ fn wg_max(v: f32, lane: Lane) -> f32 {
     workgroupBarrier();
     return r;
 }
+
+// Four sums at once (mat-vec kernels reduce several rows together): one tree for all.
+var<workgroup> red4: array<vec4<f32>, WG>;
+
+fn wg_sum4(v: vec4<f32>, lane: Lane) -> vec4<f32> {
+    red4[lane.index] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lane.index < s) {
+            red4[lane.index] = red4[lane.index] + red4[lane.index + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red4[0];
+    workgroupBarrier();
+    return r;
+}

@@ -39,3 +39,20 @@ fn wg_max(v: f32, lane: Lane) -> f32 {
     workgroupBarrier();
     return m;
 }
+
+// Four sums at once (mat-vec kernels reduce several rows together): one barrier pair for all.
+var<workgroup> red4: array<vec4<f32>, WG>;
+
+fn wg_sum4(v: vec4<f32>, lane: Lane) -> vec4<f32> {
+    let s = subgroupAdd(v);
+    if (lane.sg_lane == 0u) {
+        red4[lane.index / lane.sg_size] = s;
+    }
+    workgroupBarrier();
+    var total = red4[0];
+    for (var i = 1u; i * lane.sg_size < WG; i = i + 1u) {
+        total = total + red4[i];
+    }
+    workgroupBarrier();
+    return total;
+}

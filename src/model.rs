@@ -117,12 +117,13 @@ impl Model {
     }
 }
 
-/// Evaluates `tokens` at positions `n_past..` in one batch; returns the graph's outputs.
-pub fn eval(backend: &mut dyn Backend, graph: &Graph, tokens: &[u32], n_past: usize) -> Result<Vec<HostTensor>> {
+/// The graph inputs for `tokens` at positions `n_past..`: `tokens`, `positions`, and `out_ids`
+/// (the last row, which graphs built with `last_logits` compute logits for; others ignore it).
+pub fn inputs(tokens: &[u32], n_past: usize) -> Vec<(&'static str, HostTensor)> {
     let t = tokens.len();
     let ids: Vec<i32> = tokens.iter().map(|&x| x as i32).collect();
     let pos: Vec<i32> = (n_past..n_past + t).map(|p| p as i32).collect();
-    let inputs = [
+    vec![
         (
             "tokens",
             HostTensor::I32 {
@@ -137,7 +138,20 @@ pub fn eval(backend: &mut dyn Backend, graph: &Graph, tokens: &[u32], n_past: us
                 data: pos,
             },
         ),
-    ];
+        (
+            "out_ids",
+            HostTensor::I32 {
+                shape: vec![1],
+                data: vec![t.saturating_sub(1) as i32],
+            },
+        ),
+    ]
+}
+
+/// Evaluates `tokens` at positions `n_past..` in one batch; returns the graph's outputs.
+pub fn eval(backend: &mut dyn Backend, graph: &Graph, tokens: &[u32], n_past: usize) -> Result<Vec<HostTensor>> {
+    let t = tokens.len();
+    let inputs = inputs(tokens, n_past);
     Ok(backend.run(graph, &inputs, Bindings { t, kv: n_past + t })?)
 }
 

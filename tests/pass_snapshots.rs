@@ -221,7 +221,15 @@ fn tiny_model_op_stats() {
     let path = common::gguf_path("tiny", "F32");
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
-    let mut g = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    let mut g = build_graph(
+        &hp,
+        &file,
+        GraphOptions {
+            routing: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let before = op_stats(&g);
     let pipeline = default_pipeline();
     pipeline.run_verified(&mut g).unwrap_or_else(|e| panic!("{e}"));

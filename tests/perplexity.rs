@@ -142,7 +142,15 @@ fn austen_ppl_is_batch_invariant() {
     let path = gguf_path("austen", "Q8_0");
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
-    let graph = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    let graph = build_graph(
+        &hp,
+        &file,
+        GraphOptions {
+            routing: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let tokenizer = Tokenizer::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
     assert!(!tokenizer.add_bos(), "the reference was computed without BOS");
     let text = std::fs::read_to_string(text_path()).expect("read the text");

@@ -35,7 +35,15 @@ fn run_graph(
     let path = gguf_path(model, variant);
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
-    let mut graph = build_graph(&hp, &file, GraphOptions { routing: true }).unwrap_or_else(|e| panic!("{e}"));
+    let mut graph = build_graph(
+        &hp,
+        &file,
+        GraphOptions {
+            routing: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     if graphs == Graphs::Fused {
         lingot_passes::default_pipeline()
             .run_verified(&mut graph)

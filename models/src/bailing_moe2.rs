@@ -296,10 +296,15 @@ impl HParams {
 pub struct GraphOptions {
     /// Also output each MoE layer's chosen experts (`ffn_moe_topk.N`, `i32[t, k]`).
     pub routing: bool,
+    /// Logits of one row only: before the output norm, the row `out_ids` (a graph input,
+    /// `i32[1]`, normally `t - 1`) of the hidden state is selected, so `logits` is
+    /// `f32[1, vocab]`. For generation and benchmarks, which only sample the last token.
+    pub last_logits: bool,
 }
 
-/// Builds the forward pass. Inputs: `tokens` and `positions` (`i32[t]`); outputs: `logits`
-/// (`f32[t, vocab]`), then with `opts.routing` one `ffn_moe_topk.N` per MoE layer.
+/// Builds the forward pass. Inputs: `tokens` and `positions` (`i32[t]`), with
+/// `opts.last_logits` also `out_ids` (`i32[1]`); outputs: `logits` (`f32[t, vocab]`, or
+/// `f32[1, vocab]` with `last_logits`), then with `opts.routing` one `ffn_moe_topk.N` per MoE layer.
 pub fn build_graph(hp: &HParams, f: &GgufFile, opts: GraphOptions) -> Result<Graph, ModelError> {
     let stored = |name: &str| {
         let t = f.tensor(name)?;
@@ -351,6 +356,11 @@ fn build(
             b.swiglu(y, &format!("blk.{il}.ffn_{{}}.weight"), &format!("ffn_{{}}.{il}"))?
         };
         h = b.g.push_named(Op::Add, &[ffn_inp, ffn], format!("l_out.{il}"))?; // [t, H]
+    }
+    if opts.last_logits {
+        let out_ids =
+            b.g.input("out_ids", TensorType::new(DType::I32, Shape::new([1.into()])));
+        h = b.g.push_named(Op::GetRows, &[h, out_ids], "inp_out_ids")?; // [1, H]
     }
     let out = b.norm(h, "output_norm.weight", "result_norm")?;
     let w = b.weight("output.weight")?;

@@ -8,17 +8,18 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use lingot_ir::exec::Backend;
-use lingot_ir::Graph;
+use lingot_ir::{Bindings, Graph};
 use lingot_models::bailing_moe2::GraphOptions;
 use lingot_models::gguf::{GgufFile, MetaValue};
+use lingot_wgpu::{WgpuBackend, WgpuOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value as Json};
 
-use crate::model::{eval, Model, ModelArgs};
+use crate::model::{eval, inputs, Model, ModelArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -70,6 +71,63 @@ pub struct BenchArgs {
     /// Seed of the random token ids.
     #[arg(long, value_name = "N", default_value_t = 1234)]
     pub seed: u64,
+    /// After the tests, print each kernel's GPU time (timestamp queries) in one prefill batch of
+    /// `-ub` tokens (at most the first `-p`) and one decode token after it (wgpu only).
+    #[arg(long)]
+    pub profile: bool,
+}
+
+/// Opens the wgpu backend itself (not through `--backend`), for `--profile`.
+pub fn open_wgpu<'m>(model: &'m Model, args: &ModelArgs, n_ctx: usize) -> Result<WgpuBackend<'m>> {
+    if args.backend == crate::model::BackendKind::Cpu {
+        bail!("--profile times GPU kernels: it needs --backend wgpu (or auto with a GPU)");
+    }
+    let adapter = lingot_wgpu::pick(false, args.device)
+        .context("--profile")?
+        .context("--profile: no wgpu adapter")?;
+    let options = WgpuOptions {
+        context: n_ctx.max(1),
+        ..WgpuOptions::default()
+    };
+    let be = WgpuBackend::new(&adapter, &model.file, options).context("cannot open the wgpu backend")?;
+    if !be.can_profile() {
+        bail!(
+            "--profile: {} has no timestamp queries (wgpu feature TIMESTAMP_QUERY), so kernels cannot be timed",
+            be.name()
+        );
+    }
+    Ok(be)
+}
+
+/// Prints the kernel profile of one prefill batch of `ubatch` random tokens from an empty cache,
+/// then of one decode token after it. Each is run once untimed first (plans, pipelines).
+pub fn print_profile(
+    be: &mut WgpuBackend,
+    graph: &Graph,
+    ubatch: usize,
+    vocab: usize,
+    rng: &mut StdRng,
+    out: &mut impl Write,
+) -> Result<()> {
+    let prompt = random_tokens(rng, ubatch.max(1), vocab);
+    let next = random_tokens(rng, 1, vocab);
+    let n = prompt.len();
+    for (what, tokens, n_past) in [
+        (format!("prefill of {n} tokens at N_KV 0"), &prompt, 0),
+        (format!("one decode token at N_KV {n}"), &next, n),
+    ] {
+        let b = Bindings {
+            t: tokens.len(),
+            kv: n_past + tokens.len(),
+        };
+        let ins = inputs(tokens, n_past);
+        be.run(graph, &ins, b)?;
+        let (_, times) = be.profile(graph, &ins, b)?;
+        let rows = lingot_wgpu::profile::summarize(&times);
+        writeln!(out, "\nprofile: {what} ({})\n", be.name())?;
+        write!(out, "{}", lingot_wgpu::profile::table(&rows))?;
+    }
+    Ok(())
 }
 
 /// What llama-bench reports about the model file.
@@ -268,11 +326,35 @@ pub fn run(args: BenchArgs) -> Result<()> {
         bail!("nothing to run: every -p and -n is 0");
     }
     let model = args.model.load()?;
-    let graph = model.graph(GraphOptions::default())?;
+    let graph = model.graph(GraphOptions {
+        last_logits: true,
+        ..GraphOptions::default()
+    })?;
     let n_ctx = tests.iter().map(|&(p, n)| p.max(n)).max().unwrap_or(1);
-    let mut backend = model.backend(&args.model, n_ctx)?;
+    let ub_profile = args.ubatch_size.min(
+        args.n_prompt
+            .iter()
+            .copied()
+            .filter(|&p| p > 0)
+            .max()
+            .unwrap_or(args.ubatch_size),
+    );
+    let mut wgpu = if args.profile {
+        Some(open_wgpu(&model, &args.model, n_ctx.max(ub_profile + 1))?)
+    } else {
+        None
+    };
+    let mut other = match wgpu {
+        Some(_) => None,
+        None => Some(model.backend(&args.model, n_ctx)?),
+    };
+    let backend: &mut dyn Backend = match (&mut wgpu, &mut other) {
+        (Some(be), _) => be,
+        (None, Some(be)) => be.as_mut(),
+        (None, None) => bail!("no backend"),
+    };
     let info = ModelInfo::new(&model, &args.model.path());
-    let binfo = BackendInfo::new(backend.as_ref());
+    let binfo = BackendInfo::new(backend);
     let mut rng = StdRng::seed_from_u64(args.seed);
     let vocab = model.hp.vocab_size;
     let mut out = std::io::stdout().lock();
@@ -290,12 +372,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
         };
         if !args.no_warmup {
-            run_once(backend.as_mut(), &mut rng)?;
+            run_once(backend, &mut rng)?;
         }
         let time = iso_time_now();
         let mut samples_ns = Vec::with_capacity(args.repetitions);
         for _ in 0..args.repetitions {
-            samples_ns.push(run_once(backend.as_mut(), &mut rng)?.as_nanos() as u64);
+            samples_ns.push(run_once(backend, &mut rng)?.as_nanos() as u64);
         }
         let r = TestResult {
             n_prompt: p,
@@ -318,6 +400,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         }
         OutputFormat::Jsonl => {}
+    }
+    if let Some(be) = wgpu.as_mut() {
+        print_profile(be, &graph, ub_profile, vocab, &mut rng, &mut out)?;
     }
     Ok(())
 }

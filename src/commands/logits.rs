@@ -49,6 +49,7 @@ pub fn run(args: LogitsArgs) -> Result<()> {
     let tokens = parse_tokens(&args.tokens, model.hp.vocab_size)?;
     let graph = model.graph(GraphOptions {
         routing: args.routing_out.is_some(),
+        ..Default::default()
     })?;
     let mut backend = model.backend(&args.model, tokens.len())?;
     eprintln!("backend: {}", backend.name());

@@ -276,7 +276,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let params = args.sampling.params();
     let mut sampler = Sampler::new(params.clone())?;
-    let graph = model.graph(GraphOptions::default())?;
+    let graph = model.graph(GraphOptions {
+        last_logits: true,
+        ..GraphOptions::default()
+    })?;
     let backend = model.backend(&args.model, n_ctx)?;
     eprintln!(
         "{}: backend {}, context {n_ctx}, seed {}",

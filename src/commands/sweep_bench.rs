@@ -15,8 +15,11 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::json;
 
-use crate::commands::bench::{model_name, random_tokens, time_decode, time_prompt, BackendInfo};
+use crate::commands::bench::{
+    model_name, open_wgpu, print_profile, random_tokens, time_decode, time_prompt, BackendInfo,
+};
 use crate::model::{eval, ModelArgs};
+use lingot_ir::exec::Backend;
 
 #[derive(Debug, Args)]
 pub struct SweepBenchArgs {
@@ -40,6 +43,10 @@ pub struct SweepBenchArgs {
     /// Seed of the random token ids.
     #[arg(long, value_name = "N", default_value_t = 1234)]
     pub seed: u64,
+    /// After the sweep, print each kernel's GPU time (timestamp queries) in one prefill batch of
+    /// `-ub` tokens and one decode token after it (wgpu only).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// One step of the sweep.
@@ -79,9 +86,25 @@ pub fn run(args: SweepBenchArgs) -> Result<()> {
     if n_ctx < ub {
         bail!("-c {n_ctx} is smaller than -ub {ub}: no step fits");
     }
-    let graph = model.graph(GraphOptions::default())?;
-    let mut backend = model.backend(&args.model, n_ctx)?;
-    let binfo = BackendInfo::new(backend.as_ref());
+    let graph = model.graph(GraphOptions {
+        last_logits: true,
+        ..GraphOptions::default()
+    })?;
+    let mut wgpu = if args.profile {
+        Some(open_wgpu(&model, &args.model, n_ctx.max(ub + 1))?)
+    } else {
+        None
+    };
+    let mut other = match wgpu {
+        Some(_) => None,
+        None => Some(model.backend(&args.model, n_ctx)?),
+    };
+    let backend: &mut dyn Backend = match (&mut wgpu, &mut other) {
+        (Some(be), _) => be,
+        (None, Some(be)) => be.as_mut(),
+        (None, None) => bail!("no backend"),
+    };
+    let binfo = BackendInfo::new(backend);
     let vocab = model.hp.vocab_size;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = std::io::stdout().lock();
@@ -101,15 +124,18 @@ pub fn run(args: SweepBenchArgs) -> Result<()> {
         )?;
         writeln!(out, "|{0:-<7}|{0:-<8}|{0:-<8}|{0:-<10}|{0:-<10}|{0:-<10}|{0:-<10}|", "")?;
     }
-    // Warm-up (kernels compiled, weights paged in), then an empty cache.
-    eval(backend.as_mut(), &graph, &random_tokens(&mut rng, 1, vocab), 0)?;
+    // Warm-up (kernels compiled, the decode and prompt plans made, weights paged in), then an
+    // empty cache.
+    eval(backend, &graph, &random_tokens(&mut rng, 1, vocab), 0)?;
+    backend.reset();
+    eval(backend, &graph, &random_tokens(&mut rng, ub, vocab), 0)?;
     backend.reset();
     let mut steps = Vec::new();
     let mut n_kv = 0;
     while n_kv + ub <= n_ctx {
-        let t_tg = time_decode(backend.as_mut(), &graph, &random_tokens(&mut rng, tg, vocab), n_kv)?;
+        let t_tg = time_decode(backend, &graph, &random_tokens(&mut rng, tg, vocab), n_kv)?;
         // Evaluating from n_kv overwrites the decoded tokens' cache rows (llama's seq_rm).
-        let t_pp = time_prompt(backend.as_mut(), &graph, &random_tokens(&mut rng, ub, vocab), n_kv, ub)?;
+        let t_pp = time_prompt(backend, &graph, &random_tokens(&mut rng, ub, vocab), n_kv, ub)?;
         let s = Step {
             pp: ub,
             tg,
@@ -154,6 +180,10 @@ pub fn run(args: SweepBenchArgs) -> Result<()> {
         crate::write_atomically(path, svg(&title, &steps).as_bytes())
             .with_context(|| format!("--plot {}", path.display()))?;
         eprintln!("wrote {}", path.display());
+    }
+    if let Some(be) = wgpu.as_mut() {
+        be.reset();
+        print_profile(be, &graph, ub, vocab, &mut rng, &mut out)?;
     }
     Ok(())
 }

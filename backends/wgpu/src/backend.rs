@@ -16,6 +16,8 @@ use crate::kernels::Caps;
 use crate::kv::KvCaches;
 use crate::pipelines::Pipelines;
 use crate::plan::{count, staging_size, Plan, Planner};
+use crate::profile::KernelTime;
+use crate::timer::Timer;
 use crate::weights::{write_padded, WeightStore};
 use crate::WgpuError;
 
@@ -174,6 +176,155 @@ impl<'w> WgpuBackend<'w> {
         Ok(words)
     }
 
+    /// Runs like [`Backend::run`], timing each kernel launch on the GPU (one compute pass per
+    /// launch, timestamps at its ends): slower than a plain run, for profiles only. Fails with
+    /// [`WgpuError::NoTimestamps`] on adapters without timestamp queries.
+    pub fn profile(
+        &mut self,
+        graph: &Graph,
+        inputs: &[(&str, HostTensor)],
+        b: Bindings,
+    ) -> Result<(Vec<HostTensor>, Vec<KernelTime>), BackendError> {
+        self.run_inner(graph, inputs, b, true)
+    }
+
+    /// Whether [`WgpuBackend::profile`] can run here.
+    pub fn can_profile(&self) -> bool {
+        self.gpu.timestamps
+    }
+
+    /// A run, with each launch timed in its own compute pass when `profile` is set.
+    fn run_inner(
+        &mut self,
+        graph: &Graph,
+        inputs: &[(&str, HostTensor)],
+        b: Bindings,
+        profile: bool,
+    ) -> Result<(Vec<HostTensor>, Vec<KernelTime>), BackendError> {
+        self.gpu.check()?;
+        if profile && !self.gpu.timestamps {
+            return Err(WgpuError::NoTimestamps {
+                adapter: self.gpu.name(),
+            }
+            .into());
+        }
+        let key = (graph_key(graph), b.t.max(1).next_power_of_two());
+        self.plan(graph, key)?;
+        let plan = &self.plans[&key];
+        self.prepare(plan, inputs, b)?;
+
+        let mut params = vec![0u8; plan.steps.len() * plan.stride as usize];
+        let mut groups = Vec::with_capacity(plan.steps.len());
+        for (i, s) in plan.steps.iter().enumerate() {
+            let (p, g) = (s.launch)(&b);
+            let o = i * plan.stride as usize;
+            params[o..o + crate::pipelines::PARAM_BYTES as usize].copy_from_slice(&p.bytes());
+            groups.push(g);
+        }
+        if !params.is_empty() {
+            self.gpu.queue.write_buffer(&plan.params, 0, &params);
+        }
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        let timer = if profile {
+            Some(Timer::new(&self.gpu, plan.steps.len())?)
+        } else {
+            None
+        };
+        match &timer {
+            None => {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("forward"),
+                    timestamp_writes: None,
+                });
+                for (s, [x, y, z]) in plan.steps.iter().zip(&groups) {
+                    if x * y * z == 0 {
+                        continue;
+                    }
+                    pass.set_pipeline(&s.pipe.pipeline);
+                    pass.set_bind_group(0, &s.bind_group, &[]);
+                    pass.dispatch_workgroups(*x, *y, *z);
+                }
+            }
+            Some(timer) => {
+                for (i, (s, [x, y, z])) in plan.steps.iter().zip(&groups).enumerate() {
+                    if x * y * z == 0 {
+                        continue;
+                    }
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(&s.pipe.label),
+                        timestamp_writes: Some(timer.writes(i)),
+                    });
+                    pass.set_pipeline(&s.pipe.pipeline);
+                    pass.set_bind_group(0, &s.bind_group, &[]);
+                    pass.dispatch_workgroups(*x, *y, *z);
+                }
+                timer.resolve(&mut enc);
+            }
+        }
+        let mut offset = 0;
+        let mut spans = vec![];
+        for o in &plan.outputs {
+            let n = 4 * count(&o.ty.shape, &b) as u64;
+            if n > 0 {
+                enc.copy_buffer_to_buffer(&o.buffer, 0, &plan.staging, offset, n);
+            }
+            spans.push((offset as usize / 4, n as usize / 4));
+            offset += staging_size(&o.ty, &plan.cap);
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        let words = self.read(&plan.staging, offset)?;
+        let mut times = vec![];
+        if let Some(timer) = &timer {
+            let ticks = self.read(&timer.readback, timer.bytes())?;
+            let period = self.gpu.queue.get_timestamp_period() as f64;
+            for (i, (s, [x, y, z])) in plan.steps.iter().zip(&groups).enumerate() {
+                if x * y * z == 0 {
+                    continue;
+                }
+                let at = |q: usize| ticks[2 * q] as u64 | (ticks[2 * q + 1] as u64) << 32;
+                let (start, end) = (at(2 * i), at(2 * i + 1));
+                times.push(KernelTime {
+                    kernel: s.pipe.label.clone(),
+                    node: s.node.clone(),
+                    ns: end.saturating_sub(start) as f64 * period,
+                    bytes: (s.bytes)(&b),
+                });
+            }
+        }
+        for c in &plan.kv_writes {
+            if let Some(c) = self.caches.get_mut(c) {
+                c.len = b.kv;
+            }
+        }
+        let outs = plan
+            .outputs
+            .iter()
+            .zip(spans)
+            .map(|(o, (start, n))| {
+                let shape = o.ty.shape.bind(&b);
+                let w = &words[start..start + n];
+                match o.ty.dtype {
+                    DType::I32 => Ok(HostTensor::I32 {
+                        shape,
+                        data: w.iter().map(|v| *v as i32).collect(),
+                    }),
+                    DType::F32 => Ok(HostTensor::F32 {
+                        shape,
+                        data: w.iter().map(|v| f32::from_bits(*v)).collect(),
+                    }),
+                    d => Err(BackendError::Node {
+                        node: format!("output \"{}\"", o.name),
+                        msg: format!("is {d}; outputs are f32 or i32"),
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        Ok((outs, times))
+    }
+
     fn plan(&mut self, graph: &Graph, key: (u64, usize)) -> Result<(), BackendError> {
         if self.plans.contains_key(&key) {
             return Ok(());
@@ -273,80 +424,7 @@ impl Backend for WgpuBackend<'_> {
         inputs: &[(&str, HostTensor)],
         b: Bindings,
     ) -> Result<Vec<HostTensor>, BackendError> {
-        self.gpu.check()?;
-        let key = (graph_key(graph), b.t.max(1).next_power_of_two());
-        self.plan(graph, key)?;
-        let plan = &self.plans[&key];
-        self.prepare(plan, inputs, b)?;
-
-        let mut params = vec![0u8; plan.steps.len() * plan.stride as usize];
-        let mut groups = Vec::with_capacity(plan.steps.len());
-        for (i, s) in plan.steps.iter().enumerate() {
-            let (p, g) = (s.launch)(&b);
-            let o = i * plan.stride as usize;
-            params[o..o + crate::pipelines::PARAM_BYTES as usize].copy_from_slice(&p.bytes());
-            groups.push(g);
-        }
-        if !params.is_empty() {
-            self.gpu.queue.write_buffer(&plan.params, 0, &params);
-        }
-        let mut enc = self
-            .gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("forward"),
-                timestamp_writes: None,
-            });
-            for (s, [x, y, z]) in plan.steps.iter().zip(&groups) {
-                if x * y * z == 0 {
-                    continue;
-                }
-                pass.set_pipeline(&s.pipe.pipeline);
-                pass.set_bind_group(0, &s.bind_group, &[]);
-                pass.dispatch_workgroups(*x, *y, *z);
-            }
-        }
-        let mut offset = 0;
-        let mut spans = vec![];
-        for o in &plan.outputs {
-            let n = 4 * count(&o.ty.shape, &b) as u64;
-            if n > 0 {
-                enc.copy_buffer_to_buffer(&o.buffer, 0, &plan.staging, offset, n);
-            }
-            spans.push((offset as usize / 4, n as usize / 4));
-            offset += staging_size(&o.ty, &plan.cap);
-        }
-        self.gpu.queue.submit([enc.finish()]);
-        let words = self.read(&plan.staging, offset)?;
-        for c in &plan.kv_writes {
-            if let Some(c) = self.caches.get_mut(c) {
-                c.len = b.kv;
-            }
-        }
-        plan.outputs
-            .iter()
-            .zip(spans)
-            .map(|(o, (start, n))| {
-                let shape = o.ty.shape.bind(&b);
-                let w = &words[start..start + n];
-                match o.ty.dtype {
-                    DType::I32 => Ok(HostTensor::I32 {
-                        shape,
-                        data: w.iter().map(|v| *v as i32).collect(),
-                    }),
-                    DType::F32 => Ok(HostTensor::F32 {
-                        shape,
-                        data: w.iter().map(|v| f32::from_bits(*v)).collect(),
-                    }),
-                    d => Err(BackendError::Node {
-                        node: format!("output \"{}\"", o.name),
-                        msg: format!("is {d}; outputs are f32 or i32"),
-                    }),
-                }
-            })
-            .collect()
+        Ok(self.run_inner(graph, inputs, b, false)?.0)
     }
 
     fn reset(&mut self) {

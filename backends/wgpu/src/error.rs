@@ -34,6 +34,11 @@ pub enum WgpuError {
     DeviceLost { adapter: String, reason: String },
     #[error("wgpu reported an error on {adapter}: {msg}")]
     Wgpu { adapter: String, msg: String },
+    #[error(
+        "{adapter} has no timestamp queries (wgpu feature TIMESTAMP_QUERY), which --profile needs \
+         to time each kernel"
+    )]
+    NoTimestamps { adapter: String },
     #[error("shader {label}: {msg}")]
     Shader { label: String, msg: String },
 }

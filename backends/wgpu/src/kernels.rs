@@ -93,6 +93,8 @@ pub enum Kernel {
 
 /// Rows of x up to which `mul_mat` uses the mat-vec kernel (`MAX_B` in mat_vec.wgsl).
 pub const MAT_VEC_MAX_B: usize = 8;
+/// Weight rows per workgroup of the mat-vec kernel (`NR` in mat_vec.wgsl).
+pub const MAT_VEC_ROWS: usize = 4;
 /// Experts `moe_router` handles (`MAX_E` in moe_router.wgsl).
 pub const ROUTER_MAX_E: usize = 1024;
 /// Groups `group_mask` and `moe_router` handle (`MAX_GROUPS` in groups.wgsl).

@@ -7,7 +7,8 @@
 //!   when larger than one binding) and GPU-resident KV caches.
 //! - `plan`, `lower`, `lower_matrix`, `lower_fused`: a graph compiled into buffers and kernel
 //!   launches.
-//! - [`WgpuBackend`]: runs plans, one command encoder per forward pass.
+//! - [`WgpuBackend`]: runs plans, one command encoder per forward pass; [`profile`]: per-kernel
+//!   GPU times of one run (`WgpuBackend::profile`, timestamp queries in `timer`).
 //!
 //! What must not live here: anything about a particular model (that is `lingot-models`).
 
@@ -21,6 +22,8 @@ mod lower_fused;
 mod lower_matrix;
 mod pipelines;
 mod plan;
+pub mod profile;
+mod timer;
 mod weights;
 
 pub use backend::{WgpuBackend, WgpuOptions};

@@ -454,7 +454,8 @@ impl Planner<'_, '_> {
         let k = self.act(ops[1])?;
         let v = self.act(ops[2])?;
         let out = self.out(0)?;
-        self.push(
+        let (qs2, ks2) = (qs.clone(), ks.clone());
+        self.push_counted(
             Kernel::Attention,
             vec![q, k, v, out],
             Box::new(move |b| {
@@ -462,6 +463,11 @@ impl Planner<'_, '_> {
                 let kv = ks.dims()[0].bind(b);
                 let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
                 (p, grid(t * heads))
+            }),
+            // q, and the keys and values of the positions attended to
+            Box::new(move |b| {
+                let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
+                (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
             }),
         )
     }

@@ -39,15 +39,16 @@ impl Planner<'_, '_> {
         }
         for (gc, uc) in gate.chunks.iter().zip(&up.chunks) {
             let (n0, len) = (gc.start, gc.len);
-            let s = xs.clone();
+            let (s, s2) = (xs.clone(), xs.clone());
             let bufs = vec![gc.buffer.clone(), uc.buffer.clone(), x.clone(), out.clone()];
-            self.push(
+            self.push_counted(
                 Kernel::GateUp(gate.dtype),
                 bufs,
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);
                     (Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes), grid(len))
                 }),
+                Box::new(move |b| (2 * len * row_bytes + 4 * k * (count(&s2, b) / k.max(1))) as u64),
             )?;
         }
         Ok(())

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use lingot_ir::exec::BackendError;
-use lingot_ir::{Op, Shape, Value};
+use lingot_ir::{DType, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, MAT_MUL_TILE, MAT_VEC_MAX_B};
+use crate::kernels::{Binary, Kernel, MAT_MUL_TILE, MAT_VEC_MAX_B, MAT_VEC_ROWS};
 use crate::pipelines::{grid, Params};
-use crate::plan::{count, Planner};
+use crate::plan::{count, Loc, Planner};
 use crate::weights::GpuWeight;
 
 impl Planner<'_, '_> {
@@ -29,17 +29,42 @@ impl Planner<'_, '_> {
         Ok(w)
     }
 
+    /// `get_rows` from a weight (any dtype, maybe split) or from a computed f32 table such as
+    /// the hidden state (rows bound per run: an id past them reads as zeros).
     pub fn get_rows(&mut self, ops: &[Value]) -> Result<(), BackendError> {
-        let table = self.weight_of_rank(ops[0], 2, "get_rows table")?;
         let ids_shape = self.ty(ops[1]).shape.clone();
+        if let Loc::Act { buffer, .. } = self.loc(ops[0])? {
+            let ty = self.ty(ops[0]).clone();
+            let k = match (ty.dtype, ty.shape.dims()) {
+                (DType::F32, [_, k]) => k.as_const(),
+                _ => None,
+            };
+            let Some(k) = k else {
+                return Err(self.err(format!("a computed get_rows table must be f32 [rows, K], got {ty}")));
+            };
+            let ids = self.act(ops[1])?;
+            let out = self.out(0)?;
+            let (s, s2) = (ids_shape.clone(), ids_shape);
+            return self.push_counted(
+                Kernel::GetRows(DType::F32),
+                vec![buffer, ids, out],
+                Box::new(move |b| {
+                    let (n, rows) = (count(&s, b), ty.shape.dims()[0].bind(b));
+                    let p = Params::new().u(n).u(k).u(4 * k).u(0).u(rows).u(rows).flag(true).u(0);
+                    (p, grid(n))
+                }),
+                Box::new(move |b| (4 * k * count(&s2, b)) as u64),
+            );
+        }
+        let table = self.weight_of_rank(ops[0], 2, "get_rows table")?;
         let ids = self.act(ops[1])?;
         let out = self.out(0)?;
         let (rows, k, row_bytes) = (table.shape[0], table.shape[1], table.row_bytes() as usize);
         for (ci, chunk) in table.chunks.iter().enumerate() {
             let (lo, hi, first) = (chunk.start, chunk.start + chunk.len, ci == 0);
-            let s = ids_shape.clone();
+            let (s, s2) = (ids_shape.clone(), ids_shape.clone());
             let bufs = vec![chunk.buffer.clone(), ids.clone(), out.clone()];
-            self.push(
+            self.push_counted(
                 Kernel::GetRows(table.dtype),
                 bufs,
                 Box::new(move |b| {
@@ -57,6 +82,7 @@ impl Planner<'_, '_> {
                         grid(n),
                     )
                 }),
+                Box::new(move |b| (row_bytes * count(&s2, b)) as u64),
             )?;
         }
         // ids straight from a graph input are checked on the host before each run
@@ -97,21 +123,25 @@ impl Planner<'_, '_> {
         let a = addend.unwrap_or_else(|| x.clone());
         for chunk in &w.chunks {
             let (n0, len) = (chunk.start, chunk.len);
-            let s = xs.clone();
+            let (s, s2) = (xs.clone(), xs.clone());
             let bufs = vec![chunk.buffer.clone(), x.clone(), a.clone(), out.clone()];
             let kernel = if vec_form {
                 Kernel::MatVec(w.dtype)
             } else {
                 Kernel::MatMul(w.dtype)
             };
-            self.push(
+            let bytes: crate::plan::BytesFn = Box::new(move |b| {
+                let rows_x = count(&s2, b) / k.max(1);
+                (len * row_bytes + 4 * rows_x * k + if add { 4 * rows_x * len } else { 0 }) as u64
+            });
+            self.push_counted(
                 kernel,
                 bufs,
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);
                     let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes).flag(add);
                     let groups = if vec_form {
-                        grid(len)
+                        grid(len.div_ceil(MAT_VEC_ROWS))
                     } else {
                         [
                             len.div_ceil(MAT_MUL_TILE.0) as u32,
@@ -121,6 +151,7 @@ impl Planner<'_, '_> {
                     };
                     (p, groups)
                 }),
+                bytes,
             )?;
         }
         Ok(())
@@ -161,9 +192,9 @@ impl Planner<'_, '_> {
         let (row_bytes, expert_bytes) = (w.row_bytes() as usize, w.outer_bytes as usize);
         for (ci, chunk) in w.chunks.iter().enumerate() {
             let (lo, hi, first) = (chunk.start, chunk.start + chunk.len, ci == 0);
-            let s = ids_shape.clone();
+            let (s, s2) = (ids_shape.clone(), ids_shape.clone());
             let bufs = vec![chunk.buffer.clone(), x.clone(), ids.clone(), out.clone()];
-            self.push(
+            self.push_counted(
                 Kernel::MatVecId(w.dtype),
                 bufs,
                 Box::new(move |b| {
@@ -172,6 +203,7 @@ impl Planner<'_, '_> {
                     let p = p.u(expert_bytes).u(lo).u(hi).u(experts).flag(first);
                     (p, grid(pairs * n))
                 }),
+                expert_bytes_read(s2, hi - lo, expert_bytes, k),
             )?;
         }
         Ok(())
@@ -212,7 +244,7 @@ impl Planner<'_, '_> {
         let (row_bytes, expert_bytes) = (gate.row_bytes() as usize, gate.outer_bytes as usize);
         for (ci, (gc, uc)) in gate.chunks.iter().zip(&up.chunks).enumerate() {
             let (lo, hi, first) = (gc.start, gc.start + gc.len, ci == 0);
-            let s = ids_shape.clone();
+            let (s, s2) = (ids_shape.clone(), ids_shape.clone());
             let bufs = vec![
                 gc.buffer.clone(),
                 uc.buffer.clone(),
@@ -220,14 +252,19 @@ impl Planner<'_, '_> {
                 ids.clone(),
                 out.clone(),
             ];
-            self.push(
+            let one = expert_bytes_read(s2, hi - lo, expert_bytes, k);
+            self.push_counted(
                 Kernel::MoeGateUp(gate.dtype),
                 bufs,
                 Box::new(move |b| {
                     let pairs = count(&s, b);
                     let p = Params::new().u(k).u(n).u(pairs).u(slots).u(row_bytes).u(expert_bytes);
-                    (p.u(lo).u(hi).u(experts).flag(first), grid(pairs * n))
+                    (
+                        p.u(lo).u(hi).u(experts).flag(first),
+                        grid(pairs * n.div_ceil(MAT_VEC_ROWS)),
+                    )
                 }),
+                Box::new(move |b| 2 * one(b)),
             )?;
         }
         Ok(())
@@ -244,7 +281,7 @@ impl Planner<'_, '_> {
         let (row_bytes, expert_bytes) = (down.row_bytes() as usize, down.outer_bytes as usize);
         for (ci, chunk) in down.chunks.iter().enumerate() {
             let (lo, hi) = (chunk.start, chunk.start + chunk.len);
-            let s = ids_shape.clone();
+            let (s, s2) = (ids_shape.clone(), ids_shape.clone());
             let bufs = vec![
                 chunk.buffer.clone(),
                 h.clone(),
@@ -252,14 +289,15 @@ impl Planner<'_, '_> {
                 weights.clone(),
                 out.clone(),
             ];
-            self.push(
+            self.push_counted(
                 Kernel::MoeDown(down.dtype),
                 bufs,
                 Box::new(move |b| {
                     let tokens = count(&s, b) / slots.max(1);
                     let p = Params::new().u(k).u(n).u(tokens).u(slots).u(row_bytes).u(expert_bytes);
-                    (p.u(lo).u(hi).flag(ci > 0), grid(tokens * n))
+                    (p.u(lo).u(hi).flag(ci > 0), grid(tokens * n.div_ceil(MAT_VEC_ROWS)))
                 }),
+                expert_bytes_read(s2, hi - lo, expert_bytes, k),
             )?;
         }
         let out_shape = self.graph.node(self.node).results[0].shape.clone();
@@ -277,4 +315,13 @@ impl Planner<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Bytes an expert-indexed launch reads: each distinct expert at most once (at most one per
+/// (token, slot) pair, at most the chunk's experts), and one row of `k` floats per pair.
+fn expert_bytes_read(ids: Shape, experts: usize, expert_bytes: usize, k: usize) -> crate::plan::BytesFn {
+    Box::new(move |b| {
+        let pairs = count(&ids, b);
+        (pairs.min(experts) * expert_bytes + 4 * pairs * k) as u64
+    })
 }

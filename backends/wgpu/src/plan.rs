@@ -22,11 +22,16 @@ use crate::weights::{GpuWeight, WeightStore, WeightView};
 
 /// Computes a launch's parameter block and workgroup counts from the run's bindings.
 pub type LaunchFn = Box<dyn Fn(&Bindings) -> (Params, [u32; 3]) + Send + Sync>;
+/// Bytes a launch reads from device memory under the run's bindings (for profiles).
+pub type BytesFn = Box<dyn Fn(&Bindings) -> u64 + Send + Sync>;
 
 pub struct Step {
     pub pipe: Arc<Pipeline>,
     pub bind_group: wgpu::BindGroup,
     pub launch: LaunchFn,
+    /// The node it computes, as errors name it.
+    pub node: String,
+    pub bytes: BytesFn,
 }
 
 pub struct PlanInput {
@@ -80,6 +85,8 @@ struct Pending {
     pipe: Arc<Pipeline>,
     buffers: Vec<wgpu::Buffer>,
     launch: LaunchFn,
+    node: String,
+    bytes: BytesFn,
 }
 
 /// Recycled activation buffers, with how many reads each still has ahead.
@@ -341,9 +348,30 @@ impl<'a, 'w> Planner<'a, 'w> {
     }
 
     /// Records a launch of `kernel` over `buffers` (read-only bindings first).
+    /// Its profile counts the read-only buffers whole (the bucket's size: an upper bound).
     pub fn push(&mut self, kernel: Kernel, buffers: Vec<wgpu::Buffer>, launch: LaunchFn) -> Result<(), BackendError> {
+        let ro = kernel.bindings().0 as usize;
+        let read: u64 = buffers.iter().take(ro).map(wgpu::Buffer::size).sum();
+        self.push_counted(kernel, buffers, launch, Box::new(move |_| read))
+    }
+
+    /// [`Planner::push`] with the bytes the launch reads, for profiles.
+    pub fn push_counted(
+        &mut self,
+        kernel: Kernel,
+        buffers: Vec<wgpu::Buffer>,
+        launch: LaunchFn,
+        bytes: BytesFn,
+    ) -> Result<(), BackendError> {
         let pipe = self.pipes.get(self.gpu, kernel)?;
-        self.pending.push(Pending { pipe, buffers, launch });
+        let node = self.label();
+        self.pending.push(Pending {
+            pipe,
+            buffers,
+            launch,
+            node,
+            bytes,
+        });
         Ok(())
     }
 
@@ -373,6 +401,8 @@ impl<'a, 'w> Planner<'a, 'w> {
                 bind_group: bind_group(self.gpu, &p.pipe, &params, i as u64 * stride, &p.buffers),
                 pipe: p.pipe,
                 launch: p.launch,
+                node: p.node,
+                bytes: p.bytes,
             })
             .collect();
         let staging_bytes: u64 = outputs.iter().map(|o| staging_size(&o.ty, &self.cap)).sum();

@@ -2,26 +2,16 @@
 //! (`shared/reference/chat-template-cases.json`: same text, and the same ids once tokenized), plus the
 //! Python-compatible helpers templates rely on and the errors on malformed conversations.
 
+mod common;
+
+use common::reference_dir;
+
 use std::path::PathBuf;
 
 use lingot_models::chat::{render_chat, ChatError, ChatRequest, ChatTemplate};
 use lingot_models::gguf::GgufFile;
 use lingot_models::tokenizer::Tokenizer;
 use serde_json::json;
-
-/// `$LINGOT_REFERENCE`, or `shared/reference` beside the project root.
-fn reference_dir() -> PathBuf {
-    let dir = match std::env::var_os("LINGOT_REFERENCE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"),
-    };
-    assert!(
-        dir.is_dir(),
-        "reference data not found at {} (set LINGOT_REFERENCE to the shared/reference folder)",
-        dir.display()
-    );
-    dir
-}
 
 fn tiny_gguf() -> GgufFile {
     let path = reference_dir().join("tiny/tiny-F32.gguf");

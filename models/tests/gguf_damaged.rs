@@ -2,21 +2,13 @@
 //! its data, and with single header fields overwritten. Each must give the specific error that
 //! says what is wrong and where, never a panic and never a successful open.
 
+mod common;
+
+use common::reference_dir;
+
 use std::path::{Path, PathBuf};
 
 use lingot_models::gguf::{GgufError, GgufFile};
-
-fn reference_dir() -> PathBuf {
-    let dir = std::env::var_os("LINGOT_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference")));
-    assert!(
-        dir.join("README.md").is_file(),
-        "reference data not found at {} (set LINGOT_REFERENCE)",
-        dir.display()
-    );
-    dir
-}
 
 fn tiny() -> (PathBuf, Vec<u8>) {
     let path = reference_dir().join("tiny/tiny-Q4_0.gguf");

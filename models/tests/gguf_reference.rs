@@ -3,8 +3,11 @@
 //! that BAILING_MOE2.md derives from those hparams. The data offsets are checked by decoding
 //! sampled rows by hand and comparing them bit for bit with gguf-py's dequantized `.npy` samples.
 
+mod common;
+
+use common::reference_dir;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use half::{bf16, f16};
 use lingot_ir::exec::Weights;
@@ -12,18 +15,6 @@ use lingot_ir::DType;
 use lingot_models::gguf::GgufFile;
 use lingot_models::npy;
 use serde_json::Value;
-
-fn reference_dir() -> PathBuf {
-    let dir = std::env::var_os("LINGOT_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference")));
-    assert!(
-        dir.join("README.md").is_file(),
-        "reference data not found at {} (set LINGOT_REFERENCE)",
-        dir.display()
-    );
-    dir
-}
 
 fn manifest(model: &str) -> Value {
     let path = reference_dir().join(model).join("manifest.json");

@@ -2,21 +2,13 @@
 //! format description (magic, version, header length, a Python dict literal, then C-order data);
 //! writing round trips through the reader and matches those hand-written bytes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::reference_dir;
+
+use std::path::Path;
 
 use lingot_models::npy::{self, NpyError};
-
-fn reference_dir() -> PathBuf {
-    let dir = std::env::var_os("LINGOT_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference")));
-    assert!(
-        dir.join("README.md").is_file(),
-        "reference data not found at {} (set LINGOT_REFERENCE)",
-        dir.display()
-    );
-    dir
-}
 
 /// A .npy image: `version` 1 has a u16 header length, 2 and 3 a u32 one.
 fn handmade(version: u8, dict: &str, data: &[u8]) -> Vec<u8> {

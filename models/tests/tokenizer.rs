@@ -1,24 +1,12 @@
 //! The tokenizer built from GGUF metadata against the ids Hugging Face `tokenizers` gives
 //! (`shared/reference/tokenizer-cases.json`), plus decoding, streaming and the errors on bad metadata.
 
-use std::path::PathBuf;
+mod common;
+
+use common::reference_dir;
 
 use lingot_models::gguf::GgufFile;
 use lingot_models::tokenizer::{StreamDecoder, TokenType, Tokenizer, VocabMetadata};
-
-/// `$LINGOT_REFERENCE`, or `shared/reference` beside the project root.
-fn reference_dir() -> PathBuf {
-    let dir = match std::env::var_os("LINGOT_REFERENCE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"),
-    };
-    assert!(
-        dir.is_dir(),
-        "reference data not found at {} (set LINGOT_REFERENCE to the shared/reference folder)",
-        dir.display()
-    );
-    dir
-}
 
 fn tiny_gguf() -> GgufFile {
     let path = reference_dir().join("tiny/tiny-F32.gguf");

@@ -3,6 +3,10 @@
 // k and v are [kv, kv_heads, d] (the KV caches). One workgroup per (token, head): keys in chunks
 // of WG, one key per invocation, with a running max and sum (online softmax); each invocation
 // accumulates output dims lane, lane + WG, ... (dv <= WG * MAX_DV_PER_LANE).
+// With `split` (decode: few queries, many keys), workgroup (query head, s) takes keys
+// [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output to
+// `out` as a partial (`m, l, acc[dv]` per (query head, split)); attention_merge.wgsl combines
+// them. Head dims that are a multiple of four read k as vec4s.
 //@include reduce
 
 const MAX_D: u32 = 512u;
@@ -16,20 +20,28 @@ struct Params {
     dv: u32,
     kv: u32,
     scale: f32,
+    chunk: u32,  // keys per split
+    split: u32,  // 1: write partials (see above)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> qs: array<f32, MAX_D>;
+var<workgroup> qs: array<vec4<f32>, MAX_D / 4u>;
 var<workgroup> probs: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let wid = wg.x + wg.y * nwg.x;
+    let split = p.split == 1u;
+    var wid = wg.x + wg.y * nwg.x;
+    var s = 0u;
+    if (split) {
+        wid = wg.x;
+        s = wg.y;
+    }
     if (wid >= p.tokens * p.heads) {
         return;
     }
@@ -37,32 +49,55 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let h = wid % p.heads;
     let kh = h / (p.heads / p.kv_heads);
     let last = p.kv - p.tokens + t; // the last position this query sees
+    var j_begin = 0u;
+    var j_end = last + 1u;
+    if (split) {
+        j_begin = s * p.chunk;
+        j_end = min(j_end, j_begin + p.chunk);
+    }
     for (var i = lane.index; i < p.d; i = i + WG) {
-        qs[i] = q[wid * p.d + i];
+        qs[i >> 2u][i & 3u] = q[wid * p.d + i];
     }
     workgroupBarrier();
     let neg_inf = bitcast<f32>(0xFF800000u);
     var m = neg_inf;
     var l = 0.0;
     var acc: array<f32, MAX_DV_PER_LANE>;
-    for (var j0 = 0u; j0 <= last; j0 = j0 + WG) {
+    let d4 = (p.d & 3u) == 0u;
+    for (var j0 = j_begin; j0 < j_end; j0 = j0 + WG) {
         let j = j0 + lane.index;
-        var s = neg_inf;
-        if (j <= last) {
+        var sc = neg_inf;
+        if (j < j_end) {
             let ko = (j * p.kv_heads + kh) * p.d;
             var dot_qk = 0.0;
-            for (var i = 0u; i < p.d; i = i + 1u) {
-                dot_qk = dot_qk + qs[i] * k[ko + i];
+            if (d4) {
+                let ko4 = ko >> 2u;
+                var i = 0u;
+                for (; i + 4u <= p.d / 4u; i = i + 4u) {
+                    let k0 = k[ko4 + i];
+                    let k1 = k[ko4 + i + 1u];
+                    let k2 = k[ko4 + i + 2u];
+                    let k3 = k[ko4 + i + 3u];
+                    dot_qk = dot_qk + dot(qs[i], k0) + dot(qs[i + 1u], k1) + dot(qs[i + 2u], k2) + dot(qs[i + 3u], k3);
+                }
+                for (; i < p.d / 4u; i = i + 1u) {
+                    dot_qk = dot_qk + dot(qs[i], k[ko4 + i]);
+                }
+            } else {
+                for (var i = 0u; i < p.d; i = i + 1u) {
+                    let o = ko + i;
+                    dot_qk = dot_qk + qs[i >> 2u][i & 3u] * k[o >> 2u][o & 3u];
+                }
             }
-            s = dot_qk * p.scale;
+            sc = dot_qk * p.scale;
         }
-        let m_new = max(m, wg_max(s, lane));
-        let pr = exp(s - m_new);
+        let m_new = max(m, wg_max(sc, lane));
+        let pr = exp(sc - m_new);
         let corr = exp(m - m_new);
         probs[lane.index] = pr;
         l = l * corr + wg_sum(pr, lane);
         // wg_sum ended with a barrier, so probs is complete here
-        let n_keys = min(WG, last + 1u - j0);
+        let n_keys = min(WG, j_end - j0);
         for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
             let dim = lane.index + c * WG;
             if (dim < p.dv) {
@@ -75,6 +110,21 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         }
         m = m_new;
         workgroupBarrier();
+    }
+    if (split) {
+        // an empty split (past this query's last key) writes m = -inf, l = 0, acc = 0
+        let base = (wid * nwg.y + s) * (p.dv + 2u);
+        if (lane.index == 0u) {
+            out[base] = m;
+            out[base + 1u] = l;
+        }
+        for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
+            let dim = lane.index + c * WG;
+            if (dim < p.dv) {
+                out[base + 2u + dim] = acc[c];
+            }
+        }
+        return;
     }
     for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
         let dim = lane.index + c * WG;

@@ -81,6 +81,7 @@ pub enum Kernel {
     SoftMax,
     Rope,
     Attention,
+    AttentionMerge,
     Copy,
     Sum,
     Gather,
@@ -209,6 +210,7 @@ impl Kernel {
             Kernel::SoftMax => "soft_max",
             Kernel::Rope => "rope",
             Kernel::Attention => "attention",
+            Kernel::AttentionMerge => "attention_merge",
             Kernel::Copy => "copy",
             Kernel::Sum => "sum",
             Kernel::Gather => "gather",
@@ -237,6 +239,7 @@ impl Kernel {
             Kernel::SoftMax => include_str!("../../../shaders/soft_max.wgsl"),
             Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
             Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
+            Kernel::AttentionMerge => include_str!("../../../shaders/attention_merge.wgsl"),
             Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
             Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
             Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
@@ -266,6 +269,7 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
+            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -296,7 +300,7 @@ impl Kernel {
     /// Invocations per workgroup.
     pub fn workgroup_size(&self) -> u32 {
         match self {
-            Kernel::MatMul(_) => 256,
+            Kernel::MatMul(_) | Kernel::RmsNorm { .. } => 256,
             _ => 64,
         }
     }
@@ -315,6 +319,7 @@ impl Kernel {
             Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),
             Kernel::Rope => (3, 1),
             Kernel::Attention => (3, 1),
+            Kernel::AttentionMerge => (1, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
             Kernel::NormRope => (4, 1),
@@ -341,6 +346,7 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
+            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -436,6 +442,7 @@ impl Kernel {
             Kernel::SoftMax,
             Kernel::Rope,
             Kernel::Attention,
+            Kernel::AttentionMerge,
             Kernel::Copy,
             Kernel::Sum,
             Kernel::Gather,

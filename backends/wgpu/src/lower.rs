@@ -6,9 +6,9 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAX_GROUPS, ROUTER_MAX_E};
+use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E};
 use crate::pipelines::{grid, grid_items, Params};
-use crate::plan::{count, KvCheck, Loc, PlanInput, Planner};
+use crate::plan::{count, BytesFn, KvCheck, Loc, PlanInput, Planner};
 use crate::weights::{ViewOp, WeightView};
 
 const WG: u32 = 64;
@@ -455,23 +455,56 @@ impl Planner<'_, '_> {
         let v = self.act(ops[2])?;
         let out = self.out(0)?;
         let (qs2, ks2) = (qs.clone(), ks.clone());
+        // q, and the keys and values of the positions attended to
+        let bytes: BytesFn = Box::new(move |b| {
+            let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
+            (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
+        });
+        if self.cap.t > MAT_VEC_MAX_B {
+            return self.push_counted(
+                Kernel::Attention,
+                vec![q, k, v, out],
+                Box::new(move |b| {
+                    let t = qs.dims()[0].bind(b);
+                    let kv = ks.dims()[0].bind(b);
+                    let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
+                    (p.u(u32::MAX as usize).u(0), grid(t * heads))
+                }),
+                bytes,
+            );
+        }
+        // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each) and
+        // the partials merged
+        let max_splits = ks.bind(&self.cap)[0].div_ceil(ATTENTION_SPLIT).max(1);
+        let rows_cap = qs.bind(&self.cap)[0] * heads;
+        let part = self.temp(rows_cap * max_splits * (dv + 2))?;
+        let (qs3, ks3) = (qs.clone(), ks.clone());
         self.push_counted(
             Kernel::Attention,
-            vec![q, k, v, out],
+            vec![q, k, v, part.clone()],
             Box::new(move |b| {
                 let t = qs.dims()[0].bind(b);
                 let kv = ks.dims()[0].bind(b);
+                let splits = kv.div_ceil(ATTENTION_SPLIT).max(1);
                 let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                (p, grid(t * heads))
+                (p.u(ATTENTION_SPLIT).u(1), [(t * heads) as u32, splits as u32, 1])
             }),
-            // q, and the keys and values of the positions attended to
+            bytes,
+        )?;
+        self.push(
+            Kernel::AttentionMerge,
+            vec![part, out],
             Box::new(move |b| {
-                let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
-                (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
+                let rows = qs3.dims()[0].bind(b) * heads;
+                let splits = ks3.dims()[0].bind(b).div_ceil(ATTENTION_SPLIT).max(1);
+                (Params::new().u(rows).u(splits).u(dv), grid(rows))
             }),
         )
     }
 }
+
+/// Keys per workgroup of split (decode) attention.
+const ATTENTION_SPLIT: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,8 @@
 // With `split` (decode: few queries, many keys), workgroup (query head, s) takes keys
 // [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output to
 // `out` as a partial (`m, l, acc[dv]` per (query head, split)); attention_merge.wgsl combines
-// them. Head dims that are a multiple of four read k as vec4s.
+// them. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
+// eight so that many loads are in flight (a decode workgroup has little else to hide latency).
 //@include reduce
 
 const MAX_D: u32 = 512u;
@@ -73,12 +74,17 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             if (d4) {
                 let ko4 = ko >> 2u;
                 var i = 0u;
-                for (; i + 4u <= p.d / 4u; i = i + 4u) {
+                for (; i + 8u <= p.d / 4u; i = i + 8u) {
                     let k0 = k[ko4 + i];
                     let k1 = k[ko4 + i + 1u];
                     let k2 = k[ko4 + i + 2u];
                     let k3 = k[ko4 + i + 3u];
+                    let k4 = k[ko4 + i + 4u];
+                    let k5 = k[ko4 + i + 5u];
+                    let k6 = k[ko4 + i + 6u];
+                    let k7 = k[ko4 + i + 7u];
                     dot_qk = dot_qk + dot(qs[i], k0) + dot(qs[i + 1u], k1) + dot(qs[i + 2u], k2) + dot(qs[i + 3u], k3);
+                    dot_qk = dot_qk + dot(qs[i + 4u], k4) + dot(qs[i + 5u], k5) + dot(qs[i + 6u], k6) + dot(qs[i + 7u], k7);
                 }
                 for (; i < p.d / 4u; i = i + 1u) {
                     dot_qk = dot_qk + dot(qs[i], k[ko4 + i]);
@@ -102,8 +108,25 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             let dim = lane.index + c * WG;
             if (dim < p.dv) {
                 var a = acc[c] * corr;
-                for (var jj = 0u; jj < n_keys; jj = jj + 1u) {
-                    a = a + probs[jj] * v[((j0 + jj) * p.kv_heads + kh) * p.dv + dim];
+                let vs = p.kv_heads * p.dv;
+                let vo = (j0 * p.kv_heads + kh) * p.dv + dim;
+                var jj = 0u;
+                // eight independent loads in flight, not a chain of n_keys
+                for (; jj + 8u <= n_keys; jj = jj + 8u) {
+                    let o = vo + jj * vs;
+                    let v0 = v[o];
+                    let v1 = v[o + vs];
+                    let v2 = v[o + 2u * vs];
+                    let v3 = v[o + 3u * vs];
+                    let v4 = v[o + 4u * vs];
+                    let v5 = v[o + 5u * vs];
+                    let v6 = v[o + 6u * vs];
+                    let v7 = v[o + 7u * vs];
+                    a = a + probs[jj] * v0 + probs[jj + 1u] * v1 + probs[jj + 2u] * v2 + probs[jj + 3u] * v3;
+                    a = a + probs[jj + 4u] * v4 + probs[jj + 5u] * v5 + probs[jj + 6u] * v6 + probs[jj + 7u] * v7;
+                }
+                for (; jj < n_keys; jj = jj + 1u) {
+                    a = a + probs[jj] * v[vo + jj * vs];
                 }
                 acc[c] = a;
             }

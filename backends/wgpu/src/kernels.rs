@@ -71,6 +71,7 @@ pub enum Kernel {
     MatVec(DType),
     MatMul(DType),
     MatVecId(DType),
+    MatMulId(DType),
     MoeGateUp(DType),
     MoeDown(DType),
     GateUp(DType),
@@ -90,6 +91,8 @@ pub enum Kernel {
     GroupMask,
     MoeRouter,
     NormRope,
+    MoeSort,
+    MoeCombine,
 }
 
 /// Rows of x up to which `mul_mat` uses the mat-vec kernel (`MAX_B` in mat_vec.wgsl).
@@ -200,6 +203,7 @@ impl Kernel {
             Kernel::MatVec(_) => "mat_vec",
             Kernel::MatMul(_) => "mat_mul",
             Kernel::MatVecId(_) => "mat_vec_id",
+            Kernel::MatMulId(_) => "mat_mul_id",
             Kernel::MoeGateUp(_) => "moe_gate_up",
             Kernel::MoeDown(_) => "moe_down",
             Kernel::GateUp(_) => "gate_up",
@@ -219,6 +223,8 @@ impl Kernel {
             Kernel::GroupMask => "group_mask",
             Kernel::MoeRouter => "moe_router",
             Kernel::NormRope => "norm_rope",
+            Kernel::MoeSort => "moe_sort",
+            Kernel::MoeCombine => "moe_combine",
         }
     }
 
@@ -229,6 +235,7 @@ impl Kernel {
             Kernel::MatVec(_) => include_str!("../../../shaders/mat_vec.wgsl"),
             Kernel::MatMul(_) => include_str!("../../../shaders/mat_mul.wgsl"),
             Kernel::MatVecId(_) => include_str!("../../../shaders/mat_vec_id.wgsl"),
+            Kernel::MatMulId(_) => include_str!("../../../shaders/mat_mul_id.wgsl"),
             Kernel::MoeGateUp(_) => include_str!("../../../shaders/moe_gate_up.wgsl"),
             Kernel::MoeDown(_) => include_str!("../../../shaders/moe_down.wgsl"),
             Kernel::GateUp(_) => include_str!("../../../shaders/gate_up.wgsl"),
@@ -248,6 +255,8 @@ impl Kernel {
             Kernel::GroupMask => include_str!("../../../shaders/group_mask.wgsl"),
             Kernel::MoeRouter => include_str!("../../../shaders/moe_router.wgsl"),
             Kernel::NormRope => include_str!("../../../shaders/norm_rope.wgsl"),
+            Kernel::MoeSort => include_str!("../../../shaders/moe_sort.wgsl"),
+            Kernel::MoeCombine => include_str!("../../../shaders/moe_combine.wgsl"),
         }
     }
 
@@ -259,6 +268,7 @@ impl Kernel {
             | Kernel::MatVec(d)
             | Kernel::MatMul(d)
             | Kernel::MatVecId(d)
+            | Kernel::MatMulId(d)
             | Kernel::MoeGateUp(d)
             | Kernel::MoeDown(d)
             | Kernel::GateUp(d) => Some(*d),
@@ -277,7 +287,9 @@ impl Kernel {
             | Kernel::Argsort { .. }
             | Kernel::GroupMask
             | Kernel::MoeRouter
-            | Kernel::NormRope => None,
+            | Kernel::NormRope
+            | Kernel::MoeSort
+            | Kernel::MoeCombine => None,
         }
     }
 
@@ -300,7 +312,7 @@ impl Kernel {
     /// Invocations per workgroup.
     pub fn workgroup_size(&self) -> u32 {
         match self {
-            Kernel::MatMul(_) | Kernel::RmsNorm { .. } => 256,
+            Kernel::MatMul(_) | Kernel::MatMulId(_) | Kernel::RmsNorm { .. } | Kernel::MoeSort => 256,
             _ => 64,
         }
     }
@@ -313,6 +325,9 @@ impl Kernel {
             Kernel::MatVec(_) | Kernel::MatMul(_) => (3, 1),
             Kernel::GateUp(_) => (3, 1),
             Kernel::MatVecId(_) => (3, 1),
+            Kernel::MatMulId(_) => (4, 1),
+            Kernel::MoeSort => (1, 2),
+            Kernel::MoeCombine => (3, 1),
             Kernel::MoeGateUp(_) => (4, 1),
             Kernel::MoeDown(_) => (4, 1),
             Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => (1, 1),
@@ -339,6 +354,7 @@ impl Kernel {
             | Kernel::MatVec(_)
             | Kernel::MatMul(_)
             | Kernel::MatVecId(_)
+            | Kernel::MatMulId(_)
             | Kernel::MoeGateUp(_)
             | Kernel::MoeDown(_)
             | Kernel::GateUp(_)
@@ -353,7 +369,9 @@ impl Kernel {
             | Kernel::TopK
             | Kernel::GroupMask
             | Kernel::MoeRouter
-            | Kernel::NormRope => {}
+            | Kernel::NormRope
+            | Kernel::MoeSort
+            | Kernel::MoeCombine => {}
         }
         c
     }
@@ -424,6 +442,7 @@ impl Kernel {
                 Kernel::MatVec(d),
                 Kernel::MatMul(d),
                 Kernel::MatVecId(d),
+                Kernel::MatMulId(d),
                 Kernel::MoeGateUp(d),
                 Kernel::MoeDown(d),
                 Kernel::GateUp(d),
@@ -452,6 +471,8 @@ impl Kernel {
             Kernel::GroupMask,
             Kernel::MoeRouter,
             Kernel::NormRope,
+            Kernel::MoeSort,
+            Kernel::MoeCombine,
         ]);
         v
     }

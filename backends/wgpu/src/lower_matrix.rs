@@ -173,7 +173,75 @@ impl Planner<'_, '_> {
         let x = self.act(ops[1])?;
         let ids = self.act(ops[2])?;
         let out = self.out(0)?;
+        if self.grouped(&ids_shape, slots, w.shape[0]) {
+            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), w.shape[0])?;
+            let x_div = if x_per_pair { 1 } else { slots };
+            return self.expert_mat_mul(&w, x_div, ids_shape, x, (order, offsets), out);
+        }
         self.expert_mat_vec(&w, slots, x_per_pair, ids_shape, x, ids, out)
+    }
+
+    /// Whether the expert products of the current node take the grouped (prefill) path: more
+    /// tokens than the mat-vec kernels are for, and few enough experts for moe_sort.
+    fn grouped(&self, ids_shape: &Shape, slots: usize, experts: usize) -> bool {
+        count(ids_shape, &self.cap) / slots.max(1) > MAT_VEC_MAX_B && experts <= SORT_MAX_E
+    }
+
+    /// A moe_sort launch grouping the pairs of `ids` by expert: (order, offsets) scratch.
+    fn sort_pairs(
+        &mut self,
+        ids: &wgpu::Buffer,
+        ids_shape: Shape,
+        experts: usize,
+    ) -> Result<(wgpu::Buffer, wgpu::Buffer), BackendError> {
+        let order = self.temp(count(&ids_shape, &self.cap))?;
+        let offsets = self.temp(experts + 2)?;
+        self.push(
+            Kernel::MoeSort,
+            vec![ids.clone(), order.clone(), offsets.clone()],
+            Box::new(move |b| (Params::new().u(count(&ids_shape, b)).u(experts), [1, 1, 1])),
+        )?;
+        Ok((order, offsets))
+    }
+
+    /// mat_mul_id launches (one per chunk of experts) writing `out [pairs, N]` for pairs grouped
+    /// by [`Planner::sort_pairs`]; x row of a pair = pair / `x_div`.
+    fn expert_mat_mul(
+        &mut self,
+        w: &GpuWeight,
+        x_div: usize,
+        ids_shape: Shape,
+        x: wgpu::Buffer,
+        (order, offsets): (wgpu::Buffer, wgpu::Buffer),
+        out: wgpu::Buffer,
+    ) -> Result<(), BackendError> {
+        let (experts, n, k) = (w.shape[0], w.shape[1], w.shape[2]);
+        let (row_bytes, expert_bytes) = (w.row_bytes() as usize, w.outer_bytes as usize);
+        for (ci, chunk) in w.chunks.iter().enumerate() {
+            let (lo, hi, first) = (chunk.start, chunk.start + chunk.len, ci == 0);
+            let (s, s2) = (ids_shape.clone(), ids_shape.clone());
+            let bufs = vec![
+                chunk.buffer.clone(),
+                x.clone(),
+                order.clone(),
+                offsets.clone(),
+                out.clone(),
+            ];
+            self.push_counted(
+                Kernel::MatMulId(w.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let pairs = count(&s, b);
+                    let p = Params::new().u(k).u(n).u(row_bytes).u(expert_bytes).u(lo).u(hi);
+                    let p = p.u(experts).u(x_div).flag(first);
+                    let z = hi - lo + usize::from(first);
+                    let (tm, tn) = MAT_MUL_TILE;
+                    (p, [n.div_ceil(tm) as u32, pairs.div_ceil(tn) as u32, z as u32])
+                }),
+                expert_bytes_read(s2, hi - lo, expert_bytes, k),
+            )?;
+        }
+        Ok(())
     }
 
     /// mat_vec_id launches (one per chunk of experts) writing `out [pairs, N]`.
@@ -216,6 +284,17 @@ impl Planner<'_, '_> {
         let x = self.act(ops[0])?;
         let ids = self.act(ops[3])?;
         let out = self.out(0)?;
+        if self.grouped(&ids_shape, slots, gate.shape[0]) {
+            // prefill: pairs grouped by expert, two tiled products, then silu(g) * u
+            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), gate.shape[0])?;
+            let rows = count(&ids_shape, &self.cap) * gate.shape[1];
+            let (g, u) = (self.temp(rows)?, self.temp(rows)?);
+            let sorted = (order, offsets);
+            self.expert_mat_mul(&gate, slots, ids_shape.clone(), x.clone(), sorted.clone(), g.clone())?;
+            self.expert_mat_mul(&up, slots, ids_shape, x, sorted, u.clone())?;
+            let shape = self.graph.node(self.node).results[0].shape.clone();
+            return self.binary_into(Binary::SwiGlu, (g, shape.clone()), (u, shape.clone()), (out, shape));
+        }
         let same_split = gate.chunks.len() == up.chunks.len()
             && gate
                 .chunks
@@ -279,7 +358,24 @@ impl Planner<'_, '_> {
         let out = self.out(0)?;
         let (n, k) = (down.shape[1], down.shape[2]);
         let (row_bytes, expert_bytes) = (down.row_bytes() as usize, down.outer_bytes as usize);
-        for (ci, chunk) in down.chunks.iter().enumerate() {
+        let grouped = self.grouped(&ids_shape, slots, down.shape[0]);
+        if grouped {
+            // prefill: per-pair products of the grouped pairs, then the weighted sum per token
+            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), down.shape[0])?;
+            let y = self.temp(count(&ids_shape, &self.cap) * n)?;
+            self.expert_mat_mul(&down, 1, ids_shape.clone(), h.clone(), (order, offsets), y.clone())?;
+            let (s, experts) = (ids_shape.clone(), down.shape[0]);
+            self.push(
+                Kernel::MoeCombine,
+                vec![y, ids.clone(), weights.clone(), out.clone()],
+                Box::new(move |b| {
+                    let tokens = count(&s, b) / slots.max(1);
+                    let p = Params::new().u(tokens).u(n).u(slots).u(experts);
+                    (p, crate::pipelines::grid_items(tokens * n, 64))
+                }),
+            )?;
+        }
+        for (ci, chunk) in down.chunks.iter().enumerate().filter(|_| !grouped) {
             let (lo, hi) = (chunk.start, chunk.start + chunk.len);
             let (s, s2) = (ids_shape.clone(), ids_shape.clone());
             let bufs = vec![
@@ -316,6 +412,9 @@ impl Planner<'_, '_> {
         Ok(())
     }
 }
+
+/// Experts the grouped (prefill) path sorts (`MAX_E` in moe_sort.wgsl).
+const SORT_MAX_E: usize = 1024;
 
 /// Bytes an expert-indexed launch reads: each distinct expert at most once (at most one per
 /// (token, slot) pair, at most the chunk's experts), and one row of `k` floats per pair.

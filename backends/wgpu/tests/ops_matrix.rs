@@ -98,7 +98,8 @@ fn moe_cases(s: &mut Suite, gate_dtype: DType, up_dtype: DType) {
     // one block of the larger-block dtype (a whole number of the other's), or 37 if both are plain
     let block = gate_dtype.block_elems().max(up_dtype.block_elems());
     let k = if block > 1 { block } else { 37 };
-    for t in [1, 4] {
+    // t 19: more tokens than the mat-vec kernels take, so the pairs are grouped by expert
+    for t in [1, 4, 19] {
         let mut g = Graph::new();
         let gate = s.weight(&mut g, gate_dtype, &[e, n, k]);
         let up = s.weight(&mut g, up_dtype, &[e, n, k]);
@@ -119,10 +120,9 @@ fn moe_cases(s: &mut Suite, gate_dtype: DType, up_dtype: DType) {
             TRANSCENDENTAL,
         );
     }
-    // moe_down with 0, 1 and 2 addends
+    // moe_down with 0, 1 and 2 addends, on the mat-vec path (t 3) and the grouped one (t 19)
     let (kd, nd) = (row_len(gate_dtype, 1), 5);
-    for addends in 0..3 {
-        let t = 3;
+    for (addends, t) in [(0, 3), (1, 3), (2, 3), (0, 19), (2, 19)] {
         let mut g = Graph::new();
         let down = s.weight(&mut g, gate_dtype, &[e, nd, kd]);
         let h = f32_input(&mut g, "h", shape![Sym::T, slots, kd]);

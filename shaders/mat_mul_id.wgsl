@@ -1,0 +1,157 @@
+// mat_mul_id: out[pair, r] = Σ_i W[e, r, i] x[pair / x_div, i] for the pairs that moe_sort.wgsl
+// grouped by expert e (prefill's expert products: each expert's weight tile is dequantized once
+// for up to TN of its pairs, instead of once per pair). As mat_mul.wgsl, with the rows of x
+// gathered through `order`. Dispatch: x = ceil(rows / TM), y = ceil(pairs / TN), z = experts of
+// this chunk [e_lo, e_hi), plus one slice on the first chunk that writes zeros for the pairs
+// whose id is outside [0, experts).
+//@include bytes
+//@include dtype
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+
+struct Params {
+    k: u32,
+    rows: u32,
+    row_bytes: u32,
+    expert_bytes: u32,
+    e_lo: u32,
+    e_hi: u32,
+    experts: u32,
+    x_div: u32,      // slots when x has one row per token, 1 when it has one per pair
+    first: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read> offsets: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<private> eb: u32;     // byte offset of this workgroup's expert in w
+var<private> start: u32;  // its first pair in `order`
+var<private> count: u32;  // its pairs
+
+var<workgroup> ws: array<vec4<f32>, 256>; // [TK][TM / 4]: four weight rows per entry
+var<workgroup> xs: array<vec4<f32>, 256>; // [TK][TN / 4]: four rows of x per entry
+
+fn ld(i: u32) -> u32 {
+    return w[i];
+}
+
+fn exact(v: vec4<f32>) -> vec4<f32> {
+    return v;
+}
+
+// Four weights of row r from column c (zeros past the edges).
+fn w4(r: u32, c: u32) -> vec4<f32> {
+    if (r >= p.rows) {
+        return vec4<f32>(0.0);
+    }
+    let rb = eb + r * p.row_bytes;
+    if (c + 4u <= p.k) {
+        return dq4(rb, c);
+    }
+    var v = vec4<f32>(0.0);
+    for (var e = 0u; c + e < p.k; e = e + 1u) {
+        v[e] = dq1(rb, c + e);
+    }
+    return v;
+}
+
+fn x4(b: u32, c: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (b >= count) {
+        return v;
+    }
+    let o = (order[start + b] / p.x_div) * p.k + c;
+    if (c + 4u <= p.k) {
+        return vec4<f32>(x[o], x[o + 1u], x[o + 2u], x[o + 3u]);
+    }
+    for (var e = 0u; c + e < p.k; e = e + 1u) {
+        v[e] = x[o + e];
+    }
+    return v;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let r0 = wg.x * TM;
+    let b0 = wg.y * TN;
+    let chunk = p.e_hi - p.e_lo;
+    let g = select(p.e_lo + wg.z, p.experts, wg.z == chunk);
+    start = offsets[g];
+    count = offsets[g + 1u] - start;
+    if (b0 >= count) {
+        return;
+    }
+    if (wg.z == chunk) {
+        // pairs with an id outside [0, experts): zeros, once
+        if (p.first == 1u) {
+            for (var i = li; i < TM * TN; i = i + 256u) {
+                let r = r0 + i % TM;
+                let b = b0 + i / TM;
+                if (r < p.rows && b < count) {
+                    out[order[start + b] * p.rows + r] = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    eb = wg.z * p.expert_bytes;
+    let tx = li % 16u; // weight rows r0 + 4 tx .. + 4
+    let ty = li / 16u; // rows of x b0 + 4 ty .. + 4
+    // what this invocation loads: four columns of one weight row and of one row of x
+    let lr = li / 4u;
+    let lc = (li % 4u) * 4u;
+    // acc_i[j]: weight row 4 tx + i against x row 4 ty + j
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
+        let wv = w4(r0 + lr, k0 + lc);
+        let xv = x4(b0 + lr, k0 + lc);
+        // entry (kk, lr / 4) holds rows lr & ~3 .. + 4; this invocation fills component lr % 4
+        let e = lr / 4u;
+        let c = lr % 4u;
+        ws[lc * 16u + e][c] = wv.x;
+        ws[(lc + 1u) * 16u + e][c] = wv.y;
+        ws[(lc + 2u) * 16u + e][c] = wv.z;
+        ws[(lc + 3u) * 16u + e][c] = wv.w;
+        xs[lc * 16u + e][c] = xv.x;
+        xs[(lc + 1u) * 16u + e][c] = xv.y;
+        xs[(lc + 2u) * 16u + e][c] = xv.z;
+        xs[(lc + 3u) * 16u + e][c] = xv.w;
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            let a = ws[kk * 16u + tx];
+            let v = xs[kk * 16u + ty];
+            acc0 = acc0 + a.x * v;
+            acc1 = acc1 + a.y * v;
+            acc2 = acc2 + a.z * v;
+            acc3 = acc3 + a.w * v;
+        }
+        workgroupBarrier();
+    }
+    let r = r0 + 4u * tx;
+    let b = b0 + 4u * ty;
+    store(r, b, acc0);
+    store(r + 1u, b, acc1);
+    store(r + 2u, b, acc2);
+    store(r + 3u, b, acc3);
+}
+
+// out[pair of b + j, r] = v[j] for the pairs that exist.
+fn store(r: u32, b: u32, v: vec4<f32>) {
+    if (r >= p.rows) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        if (b + j < count) {
+            out[order[start + b + j] * p.rows + r] = v[j];
+        }
+    }
+}

@@ -2,7 +2,8 @@
 // One workgroup per (token, NR = 4 rows); its invocations walk the (slot, step) pairs of the
 // token, so a short row (K = 512: 32 steps of 16) still keeps every invocation busy. Experts split over several
 // buffers run once per chunk; every chunk after the first adds to what is there (`accumulate`).
-// Further addends of the op (shared expert, residual) are added by add_into afterwards.
+// The op's first two further addends (shared expert, residual) are added here by the first chunk
+// (`n_add` of them, in a0 and a1); any more by add_into afterwards.
 //@include bytes
 //@include dtype
 //@include reduce
@@ -17,6 +18,7 @@ struct Params {
     e_lo: u32,
     e_hi: u32,
     accumulate: u32,
+    n_add: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,7 +26,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> h: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> ids: array<i32>;
 @group(0) @binding(4) var<storage, read> weights: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> a0: array<f32>;
+@group(0) @binding(6) var<storage, read> a1: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 fn ld(i: u32) -> u32 {
     return w[i];
@@ -113,7 +117,14 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         if (p.accumulate == 1u) {
             out[o] = out[o] + v;
         } else {
-            out[o] = v;
+            var r = v;
+            if (p.n_add > 0u) {
+                r = r + a0[o];
+            }
+            if (p.n_add > 1u) {
+                r = r + a1[o];
+            }
+            out[o] = r;
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Lowering of the ops that read a matrix in its stored dtype: `get_rows`, `mul_mat` and
 //! `mul_mat_add` (mat-vec kernel up to eight rows of x, tiled kernel beyond; the addend is added
-//! as results are written), `mul_mat_id`, `moe_gate_up`, `moe_down`.
+//! as results are written), `mul_mat_id`, `moe_gate_up`, `moe_down` (a mat-vec per (token, expert)
+//! pair up to eight tokens; beyond, the pairs are grouped by expert on the GPU (`moe_sort`) and
+//! each expert's are a tiled product (`mat_mul_id`); `moe_down` adds two addends as it writes).
 //! A weight split into chunks gets one launch per chunk: rows of it for `mul_mat` and
 //! `get_rows`, experts for the expert-indexed ops (which read the ids on the GPU).
 
@@ -359,6 +361,15 @@ impl Planner<'_, '_> {
         let (n, k) = (down.shape[1], down.shape[2]);
         let (row_bytes, expert_bytes) = (down.row_bytes() as usize, down.outer_bytes as usize);
         let grouped = self.grouped(&ids_shape, slots, down.shape[0]);
+        // the first two further addends are added by the kernel that writes `out`
+        let n_add = ops.len().saturating_sub(4).min(2);
+        let mut adds = vec![];
+        for a in &ops[4..4 + n_add] {
+            adds.push(self.act(*a)?);
+        }
+        while adds.len() < 2 {
+            adds.push(h.clone());
+        }
         if grouped {
             // prefill: per-pair products of the grouped pairs, then the weighted sum per token
             let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), down.shape[0])?;
@@ -367,10 +378,17 @@ impl Planner<'_, '_> {
             let (s, experts) = (ids_shape.clone(), down.shape[0]);
             self.push(
                 Kernel::MoeCombine,
-                vec![y, ids.clone(), weights.clone(), out.clone()],
+                vec![
+                    y,
+                    ids.clone(),
+                    weights.clone(),
+                    adds[0].clone(),
+                    adds[1].clone(),
+                    out.clone(),
+                ],
                 Box::new(move |b| {
                     let tokens = count(&s, b) / slots.max(1);
-                    let p = Params::new().u(tokens).u(n).u(slots).u(experts);
+                    let p = Params::new().u(tokens).u(n).u(slots).u(experts).u(n_add);
                     (p, crate::pipelines::grid_items(tokens * n, 64))
                 }),
             )?;
@@ -383,6 +401,8 @@ impl Planner<'_, '_> {
                 h.clone(),
                 ids.clone(),
                 weights.clone(),
+                adds[0].clone(),
+                adds[1].clone(),
                 out.clone(),
             ];
             self.push_counted(
@@ -391,13 +411,14 @@ impl Planner<'_, '_> {
                 Box::new(move |b| {
                     let tokens = count(&s, b) / slots.max(1);
                     let p = Params::new().u(k).u(n).u(tokens).u(slots).u(row_bytes).u(expert_bytes);
-                    (p.u(lo).u(hi).flag(ci > 0), grid(tokens * n.div_ceil(MAT_VEC_ROWS)))
+                    let p = p.u(lo).u(hi).flag(ci > 0).u(n_add);
+                    (p, grid(tokens * n.div_ceil(MAT_VEC_ROWS)))
                 }),
                 expert_bytes_read(s2, hi - lo, expert_bytes, k),
             )?;
         }
         let out_shape = self.graph.node(self.node).results[0].shape.clone();
-        for a in &ops[4..] {
+        for a in &ops[4 + n_add..] {
             let ab = self.act(*a)?;
             let s = out_shape.clone();
             self.push(

@@ -42,7 +42,12 @@ fn main() -> anyhow::Result<()> {
         }
         times.sort_by(f64::total_cmp);
         let median = times[reps / 2];
-        println!("| {model}-{variant} | {} | {:.1} | {:.0} |", tokens.len(), median * 1e3, tokens.len() as f64 / median);
+        println!(
+            "| {model}-{variant} | {} | {:.1} | {:.0} |",
+            tokens.len(),
+            median * 1e3,
+            tokens.len() as f64 / median
+        );
     }
     Ok(())
 }

@@ -106,8 +106,11 @@ fn expected_tensors(t: &Table) -> BTreeMap<String, Vec<u64>> {
     m
 }
 
-/// The dry-run listing: name -> (type, dims), and the trailing count lines.
-fn dry_run(preset: &str, ftype: &str, extra: &[&str]) -> (BTreeMap<String, (String, Vec<u64>)>, Vec<String>) {
+/// Tensor name -> (type, ggml dims).
+type Listing = BTreeMap<String, (String, Vec<u64>)>;
+
+/// The dry-run listing and the trailing count lines.
+fn dry_run(preset: &str, ftype: &str, extra: &[&str]) -> (Listing, Vec<String>) {
     let mut args = vec!["synth", "--preset", preset, "--type", ftype, "--dry-run"];
     args.extend_from_slice(extra);
     let out = lingot_ok(&args, None);

@@ -71,8 +71,8 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
             (Some(gate), Some(up)) if g.ty(*gate).dtype != g.ty(*up).dtype => (1, 3),
             _ => (1, 1),
         },
-        // today: the weighted sum, then one add-into per addend
-        Op::MoeDown => (1, 1 + ops.len().saturating_sub(4)),
+        // today: the weighted sum adds the first two addends as it writes; one add-into per further one
+        Op::MoeDown => (1, 1 + ops.len().saturating_sub(6)),
         // today: a weight that scales more than the last axis takes a norm, then a broadcast mul
         Op::RmsNormMul { .. } => match (ops.first(), ops.get(1)) {
             (Some(x), Some(w)) if !is_last_axis_vector(g, *w, *x) => (1, 2),

@@ -77,6 +77,37 @@ pub struct BenchArgs {
     pub profile: bool,
 }
 
+/// The backend a benchmark times: with `--profile` the wgpu backend itself (it alone can time
+/// kernels), else whatever `--backend` picks.
+pub enum BenchBackend<'m> {
+    Profiled(Box<WgpuBackend<'m>>),
+    Plain(Box<dyn Backend + 'm>),
+}
+
+impl<'m> BenchBackend<'m> {
+    /// `profile_ctx`: `Some(context)` for `--profile`.
+    pub fn open(model: &'m Model, args: &ModelArgs, n_ctx: usize, profile_ctx: Option<usize>) -> Result<Self> {
+        Ok(match profile_ctx {
+            Some(ctx) => BenchBackend::Profiled(Box::new(open_wgpu(model, args, ctx)?)),
+            None => BenchBackend::Plain(model.backend(args, n_ctx)?),
+        })
+    }
+
+    pub fn get(&mut self) -> &mut dyn Backend {
+        match self {
+            BenchBackend::Profiled(be) => be.as_mut(),
+            BenchBackend::Plain(be) => be.as_mut(),
+        }
+    }
+
+    pub fn profiled(&mut self) -> Option<&mut WgpuBackend<'m>> {
+        match self {
+            BenchBackend::Profiled(be) => Some(be.as_mut()),
+            BenchBackend::Plain(_) => None,
+        }
+    }
+}
+
 /// Opens the wgpu backend itself (not through `--backend`), for `--profile`.
 pub fn open_wgpu<'m>(model: &'m Model, args: &ModelArgs, n_ctx: usize) -> Result<WgpuBackend<'m>> {
     if args.backend == crate::model::BackendKind::Cpu {
@@ -339,20 +370,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .max()
             .unwrap_or(args.ubatch_size),
     );
-    let mut wgpu = if args.profile {
-        Some(open_wgpu(&model, &args.model, n_ctx.max(ub_profile + 1))?)
-    } else {
-        None
-    };
-    let mut other = match wgpu {
-        Some(_) => None,
-        None => Some(model.backend(&args.model, n_ctx)?),
-    };
-    let backend: &mut dyn Backend = match (&mut wgpu, &mut other) {
-        (Some(be), _) => be,
-        (None, Some(be)) => be.as_mut(),
-        (None, None) => bail!("no backend"),
-    };
+    let profile_ctx = args.profile.then_some(n_ctx.max(ub_profile + 1));
+    let mut bench_backend = BenchBackend::open(&model, &args.model, n_ctx, profile_ctx)?;
+    let backend = bench_backend.get();
     let info = ModelInfo::new(&model, &args.model.path());
     let binfo = BackendInfo::new(backend);
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -401,7 +421,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         OutputFormat::Jsonl => {}
     }
-    if let Some(be) = wgpu.as_mut() {
+    if let Some(be) = bench_backend.profiled() {
         print_profile(be, &graph, ub_profile, vocab, &mut rng, &mut out)?;
     }
     Ok(())

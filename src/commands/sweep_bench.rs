@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use serde_json::json;
 
 use crate::commands::bench::{
-    model_name, open_wgpu, print_profile, random_tokens, time_decode, time_prompt, BackendInfo,
+    model_name, print_profile, random_tokens, time_decode, time_prompt, BackendInfo, BenchBackend,
 };
 use crate::model::{eval, ModelArgs};
 use lingot_ir::exec::Backend;
@@ -90,20 +90,9 @@ pub fn run(args: SweepBenchArgs) -> Result<()> {
         last_logits: true,
         ..GraphOptions::default()
     })?;
-    let mut wgpu = if args.profile {
-        Some(open_wgpu(&model, &args.model, n_ctx.max(ub + 1))?)
-    } else {
-        None
-    };
-    let mut other = match wgpu {
-        Some(_) => None,
-        None => Some(model.backend(&args.model, n_ctx)?),
-    };
-    let backend: &mut dyn Backend = match (&mut wgpu, &mut other) {
-        (Some(be), _) => be,
-        (None, Some(be)) => be.as_mut(),
-        (None, None) => bail!("no backend"),
-    };
+    let profile_ctx = args.profile.then_some(n_ctx.max(ub + 1));
+    let mut bench_backend = BenchBackend::open(&model, &args.model, n_ctx, profile_ctx)?;
+    let backend = bench_backend.get();
     let binfo = BackendInfo::new(backend);
     let vocab = model.hp.vocab_size;
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -181,7 +170,7 @@ pub fn run(args: SweepBenchArgs) -> Result<()> {
             .with_context(|| format!("--plot {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    if let Some(be) = wgpu.as_mut() {
+    if let Some(be) = bench_backend.profiled() {
         be.reset();
         print_profile(be, &graph, ub, vocab, &mut rng, &mut out)?;
     }

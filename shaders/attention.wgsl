@@ -4,9 +4,11 @@
 // of WG, one key per invocation, with a running max and sum (online softmax); each invocation
 // accumulates output dims lane, lane + WG, ... (dv <= WG * MAX_DV_PER_LANE).
 // With `split` (decode: few queries, many keys), workgroup (query head, s) takes keys
-// [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output to
-// `out` as a partial (`m, l, acc[dv]` per (query head, split)); attention_merge.wgsl combines
-// them. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
+// [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output as a
+// partial (`m, l, acc[dv]` per (query head, split)) to `part`; the last workgroup of a query head
+// to finish (a counter per head, reset by that workgroup) merges them in split order:
+// M = max_s m_s, out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so
+// they are written and read with atomic operations (device-coherent) after storage barriers. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
 // eight so that many loads are in flight (a decode workgroup has little else to hide latency).
 //@include reduce
 
@@ -30,9 +32,12 @@ struct Params {
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> part: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> counters: array<atomic<u32>>;
 
 var<workgroup> qs: array<vec4<f32>, MAX_D / 4u>;
 var<workgroup> probs: array<f32, WG>;
+var<workgroup> arrived: u32;
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -136,16 +141,56 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     }
     if (split) {
         // an empty split (past this query's last key) writes m = -inf, l = 0, acc = 0
-        let base = (wid * nwg.y + s) * (p.dv + 2u);
+        let stride = p.dv + 2u;
+        let base = wid * nwg.y * stride;
+        let mine = base + s * stride;
         if (lane.index == 0u) {
-            out[base] = m;
-            out[base + 1u] = l;
+            atomicStore(&part[mine], bitcast<u32>(m));
+            atomicStore(&part[mine + 1u], bitcast<u32>(l));
         }
         for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
             let dim = lane.index + c * WG;
             if (dim < p.dv) {
-                out[base + 2u + dim] = acc[c];
+                atomicStore(&part[mine + 2u + dim], bitcast<u32>(acc[c]));
             }
+        }
+        // release this partial, then count it; the last to arrive merges
+        storageBarrier();
+        if (lane.index == 0u) {
+            arrived = atomicAdd(&counters[wid], 1u);
+        }
+        if (workgroupUniformLoad(&arrived) + 1u != nwg.y) {
+            return;
+        }
+        storageBarrier();
+        var mx = neg_inf;
+        for (var sp = 0u; sp < nwg.y; sp = sp + 1u) {
+            mx = max(mx, bitcast<f32>(atomicLoad(&part[base + sp * stride])));
+        }
+        var total = 0.0;
+        var merged: array<f32, MAX_DV_PER_LANE>;
+        for (var sp = 0u; sp < nwg.y; sp = sp + 1u) {
+            let o = base + sp * stride;
+            let lt = bitcast<f32>(atomicLoad(&part[o + 1u]));
+            if (lt > 0.0) {
+                let f = exp(bitcast<f32>(atomicLoad(&part[o])) - mx);
+                total = total + lt * f;
+                for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
+                    let dim = lane.index + c * WG;
+                    if (dim < p.dv) {
+                        merged[c] = merged[c] + bitcast<f32>(atomicLoad(&part[o + 2u + dim])) * f;
+                    }
+                }
+            }
+        }
+        for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
+            let dim = lane.index + c * WG;
+            if (dim < p.dv) {
+                out[wid * p.dv + dim] = merged[c] / total;
+            }
+        }
+        if (lane.index == 0u) {
+            atomicStore(&counters[wid], 0u);
         }
         return;
     }

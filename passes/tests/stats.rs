@@ -1,8 +1,8 @@
 //! Op counts and kernel launches on graphs counted by hand: one per computing op by design, and
-//! as lingot-wgpu's lowering records them today.
+//! as lingot-wgpu's lowering records them.
 
 use lingot_ir::parse;
-use lingot_passes::stats::{launches, launches_wgpu_today, op_stats};
+use lingot_passes::stats::{launches, launches_wgpu, op_stats};
 
 #[test]
 fn views_cost_nothing_copies_and_addends_cost_a_launch() {
@@ -25,15 +25,15 @@ output %o "out"
 "#,
     )
     .expect("parses");
-    // slice of an activation 1, top_k 1, mul_mat_id 1, moe_down 1 (today its kernel adds the
-    // first two addends as it writes); the weight slice and both reshapes are views
+    // slice of an activation 1, top_k 1, mul_mat_id 1, moe_down 1 (its kernel adds the first
+    // two addends as it writes); the weight slice and both reshapes are views
     assert_eq!(launches(&g), 4);
-    assert_eq!(launches_wgpu_today(&g), 4);
+    assert_eq!(launches_wgpu(&g), 4);
     let s = op_stats(&g);
     assert_eq!(s.nodes, 13);
     assert_eq!(s.by_op["slice"], 2);
     assert_eq!(s.by_op["input"], 4);
-    assert_eq!((s.launches, s.launches_today), (4, 4));
+    assert_eq!((s.launches, s.launches_wgpu), (4, 4));
 }
 
 #[test]
@@ -49,11 +49,11 @@ output %h "h"
 "#,
     )
     .expect("parses");
-    assert_eq!((launches(&g), launches_wgpu_today(&g)), (1, 3));
+    assert_eq!((launches(&g), launches_wgpu(&g)), (1, 3));
 }
 
 #[test]
-fn qkv_norm_rope_is_three_launches_today() {
+fn qkv_norm_rope_is_one_launch() {
     let g = parse(
         r#"
 %x = input "x"                        : f32[t, 8]
@@ -69,6 +69,6 @@ output %a "a"
 "#,
     )
     .expect("parses");
-    // mul_mat 1, mul_mat_add 1, gate_up 1, qkv_norm_rope 1 (today 3: q, k, v)
-    assert_eq!((launches(&g), launches_wgpu_today(&g)), (4, 6));
+    // mul_mat 1, mul_mat_add 1, gate_up 1, qkv_norm_rope 1 (q, k and v in one kernel)
+    assert_eq!((launches(&g), launches_wgpu(&g)), (4, 4));
 }

@@ -188,6 +188,15 @@ impl<'w> WgpuBackend<'w> {
         self.run_inner(graph, inputs, b, true)
     }
 
+    /// The kernel launches one run of `graph` under `b` records, from its plan (made here if it
+    /// is not yet): each step whose workgroup count is not zero under `b`, as a run dispatches.
+    pub fn launches(&mut self, graph: &Graph, b: Bindings) -> Result<usize, BackendError> {
+        let key = (graph_key(graph), b.t.max(1).next_power_of_two());
+        self.plan(graph, key)?;
+        let steps = &self.plans[&key].steps;
+        Ok(steps.iter().filter(|s| (s.launch)(&b).1.iter().all(|n| *n > 0)).count())
+    }
+
     /// Whether [`WgpuBackend::profile`] can run here.
     pub fn can_profile(&self) -> bool {
         self.gpu.timestamps

@@ -82,7 +82,6 @@ pub enum Kernel {
     SoftMax,
     Rope,
     Attention,
-    AttentionMerge,
     Copy,
     Sum,
     Gather,
@@ -214,7 +213,6 @@ impl Kernel {
             Kernel::SoftMax => "soft_max",
             Kernel::Rope => "rope",
             Kernel::Attention => "attention",
-            Kernel::AttentionMerge => "attention_merge",
             Kernel::Copy => "copy",
             Kernel::Sum => "sum",
             Kernel::Gather => "gather",
@@ -246,7 +244,6 @@ impl Kernel {
             Kernel::SoftMax => include_str!("../../../shaders/soft_max.wgsl"),
             Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
             Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
-            Kernel::AttentionMerge => include_str!("../../../shaders/attention_merge.wgsl"),
             Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
             Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
             Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
@@ -279,7 +276,6 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
-            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -333,11 +329,11 @@ impl Kernel {
             Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => (1, 1),
             Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),
             Kernel::Rope => (3, 1),
-            Kernel::Attention => (3, 1),
-            Kernel::AttentionMerge => (1, 1),
+            // out, then the partials and per-row counters of split (decode) attention
+            Kernel::Attention => (3, 3),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
-            Kernel::NormRope => (4, 1),
+            Kernel::NormRope => (5, 3),
         }
     }
 
@@ -362,7 +358,6 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
-            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -461,7 +456,6 @@ impl Kernel {
             Kernel::SoftMax,
             Kernel::Rope,
             Kernel::Attention,
-            Kernel::AttentionMerge,
             Kernel::Copy,
             Kernel::Sum,
             Kernel::Gather,

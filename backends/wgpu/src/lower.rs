@@ -460,10 +460,14 @@ impl Planner<'_, '_> {
             let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
             (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
         });
+        let rows_cap = qs.bind(&self.cap)[0] * heads;
+        // one counter per query head, zero between launches (the last workgroup resets its own)
+        let counters = self.dedicated(4 * rows_cap as u64, "attention counters")?;
         if self.cap.t > MAT_VEC_MAX_B {
+            let unused = self.temp(4)?;
             return self.push_counted(
                 Kernel::Attention,
-                vec![q, k, v, out],
+                vec![q, k, v, out, unused, counters],
                 Box::new(move |b| {
                     let t = qs.dims()[0].bind(b);
                     let kv = ks.dims()[0].bind(b);
@@ -473,15 +477,13 @@ impl Planner<'_, '_> {
                 bytes,
             );
         }
-        // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each) and
-        // the partials merged
+        // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each); the
+        // last workgroup of each query head merges the partials
         let max_splits = ks.bind(&self.cap)[0].div_ceil(ATTENTION_SPLIT).max(1);
-        let rows_cap = qs.bind(&self.cap)[0] * heads;
         let part = self.temp(rows_cap * max_splits * (dv + 2))?;
-        let (qs3, ks3) = (qs.clone(), ks.clone());
         self.push_counted(
             Kernel::Attention,
-            vec![q, k, v, part.clone()],
+            vec![q, k, v, out, part, counters],
             Box::new(move |b| {
                 let t = qs.dims()[0].bind(b);
                 let kv = ks.dims()[0].bind(b);
@@ -490,15 +492,6 @@ impl Planner<'_, '_> {
                 (p.u(ATTENTION_SPLIT).u(1), [(t * heads) as u32, splits as u32, 1])
             }),
             bytes,
-        )?;
-        self.push(
-            Kernel::AttentionMerge,
-            vec![part, out],
-            Box::new(move |b| {
-                let rows = qs3.dims()[0].bind(b) * heads;
-                let splits = ks3.dims()[0].bind(b).div_ceil(ATTENTION_SPLIT).max(1);
-                (Params::new().u(rows).u(splits).u(dv), grid(rows))
-            }),
         )
     }
 }

@@ -1,16 +1,14 @@
 //! Lowering of the fused ops that have kernels of their own: `gate_up` (a dense twin of
-//! `moe_gate_up`) and `qkv_norm_rope` (one norm_rope launch each for q and k, k written straight
-//! into its cache, and one copy of v into its cache: three launches instead of eleven).
+//! `moe_gate_up`) and `qkv_norm_rope` (one norm_rope launch: q and k heads normalized and
+//! rotated, k and v written straight into their caches; eleven launches unfused).
 //! `mul_mat_add` is the mat-vec / tiled product with its addend, in `lower_matrix.rs`.
 
 use lingot_ir::exec::BackendError;
-use lingot_ir::{Shape, Value};
+use lingot_ir::Value;
 
 use crate::kernels::{Binary, Kernel, ATTENTION_MAX_D, MAT_VEC_MAX_B};
-use crate::pipelines::{grid, grid_items, Params};
+use crate::pipelines::{grid, Params};
 use crate::plan::{count, Loc, Planner};
-
-const WG: u32 = 64;
 
 impl Planner<'_, '_> {
     /// `gate_up`: silu(gate · x) * (up · x). One pass over both weights for up to eight rows of
@@ -83,8 +81,8 @@ impl Planner<'_, '_> {
         Ok(buffer)
     }
 
-    /// `qkv_norm_rope`: q and k heads each normalized and rotated by one norm_rope launch (k
-    /// straight into its cache), v copied into its cache: three launches.
+    /// `qkv_norm_rope`: one launch normalizes and rotates the q and k heads (k straight into its
+    /// cache) and copies v into its cache (norm_rope.wgsl).
     pub fn qkv_norm_rope(
         &mut self,
         ops: &[Value],
@@ -109,37 +107,14 @@ impl Planner<'_, '_> {
         let q = self.out(0)?;
         let kc = self.cache_for(k_cache, kv_heads, d)?;
         let vc = self.cache_for(v_cache, kv_heads, dv)?;
-        let norm_rope = |h: usize, src_off: usize, into_cache: bool, s: Shape| -> crate::plan::LaunchFn {
-            Box::new(move |b| {
-                let t = s.dims()[0].bind(b);
-                let dst = if into_cache {
-                    b.kv.saturating_sub(b.t) * h * d
-                } else {
-                    0
-                };
-                let p = Params::new().u(t * h).u(d).f(eps).u(h).u(n).u(src_off).u(n_rot).u(dst);
-                (p, grid(t * h))
-            })
-        };
-        let launch = norm_rope(heads, 0, false, qkv_shape.clone());
         self.push(
             Kernel::NormRope,
-            vec![qkv.clone(), qn, pos.clone(), table.clone(), q],
-            launch,
-        )?;
-        let launch = norm_rope(kv_heads, heads * d, true, qkv_shape.clone());
-        self.push(Kernel::NormRope, vec![qkv.clone(), kn, pos, table, kc.clone()], launch)?;
-        let (start, row) = ((heads + kv_heads) * d, kv_heads * dv);
-        self.push(
-            Kernel::Copy,
-            vec![qkv, vc.clone()],
+            vec![qkv, qn, kn, pos, table, q, kc.clone(), vc.clone()],
             Box::new(move |b| {
                 let t = qkv_shape.dims()[0].bind(b);
-                let dst = b.kv.saturating_sub(b.t) * row;
-                (
-                    Params::new().u(t * row).u(row).u(1).u(n).u(start).u(dst),
-                    grid_items(t * row, WG),
-                )
+                let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).f(eps);
+                let p = p.u(n).u(n_rot).u(b.kv.saturating_sub(b.t));
+                (p, grid(t * (heads + 2 * kv_heads)))
             }),
         )?;
         self.define(1, Loc::Act { buffer: kc, pool: None });

@@ -1,0 +1,51 @@
+//! The launch count `lingot dump-ir --stats` prints (`lingot_passes::stats::launches_wgpu`, from
+//! the graph alone) is the count of launches lingot-wgpu's plan really records
+//! (`WgpuBackend::launches`) for a decode step, on the built-in model's graph before and after
+//! the default pipeline, with one key split and with several (split attention merges in its own
+//! launch). Takes the best wgpu adapter, lavapipe included, and fails without one.
+
+use lingot_ir::{Bindings, Graph};
+use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
+use lingot_models::gguf::GgufFile;
+use lingot_passes::stats::{launches, launches_wgpu};
+use lingot_wgpu::{WgpuBackend, WgpuOptions};
+
+fn graph(file: &GgufFile, hp: &HParams, fused: bool) -> Graph {
+    let mut g = build_graph(hp, file, GraphOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    if fused {
+        lingot_passes::default_pipeline()
+            .run_verified(&mut g)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    g
+}
+
+#[test]
+fn stats_count_what_the_wgpu_plan_launches() {
+    let path = std::path::Path::new(lingot::model::DEFAULT_MODEL);
+    let file = GgufFile::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let hp = HParams::from_gguf(&file).unwrap_or_else(|e| panic!("{e}"));
+    let adapter = lingot_wgpu::pick(false, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("a wgpu adapter (lavapipe will do: apt install mesa-vulkan-drivers)");
+    let options = WgpuOptions {
+        context: 512,
+        ..WgpuOptions::default()
+    };
+    let mut be = WgpuBackend::new(&adapter, &file, options).unwrap_or_else(|e| panic!("{e}"));
+    for fused in [false, true] {
+        let g = graph(&file, &hp, fused);
+        let counted = launches_wgpu(&g);
+        for kv in [1, 40, 300] {
+            let planned = be.launches(&g, Bindings { t: 1, kv }).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(planned, counted, "fused {fused}, decode at kv {kv}");
+        }
+        if fused {
+            // the design of issue 5: every fused op one kernel, attention included
+            assert_eq!(counted, launches(&g), "one launch per computing op");
+            let layers = hp.block_count;
+            let (dense, moe) = (hp.leading_dense_block_count, layers - hp.leading_dense_block_count);
+            assert_eq!(counted, 8 * dense + 12 * moe + 3, "{dense} dense, {moe} MoE layers");
+        }
+    }
+}

@@ -22,6 +22,18 @@ fn u32_at(b: u32) -> u32 {
     return (lo >> s) | (ld((b >> 2u) + 1u) << (32u - s));
 }
 
+// Four consecutive words at any byte offset: four aligned loads, five when unaligned.
+fn u32x4_at(b: u32) -> vec4<u32> {
+    let o = b >> 2u;
+    let w = vec4<u32>(ld(o), ld(o + 1u), ld(o + 2u), ld(o + 3u));
+    let s = (b & 3u) * 8u;
+    if (s == 0u) {
+        return w;
+    }
+    let next = vec4<u32>(w.y, w.z, w.w, ld(o + 4u));
+    return (w >> vec4<u32>(s)) | (next << vec4<u32>(32u - s));
+}
+
 // IEEE half to float with integer operations only: exact for every input, subnormals included,
 // whatever the device does with f16 denormals.
 fn f16_bits(h: u32) -> f32 {

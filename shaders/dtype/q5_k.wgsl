@@ -33,7 +33,31 @@ fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
 
-// Sixteen elements i..i+16 (i % 16 == 0) of a quantized row, for the mat-vec kernels.
+// Four elements from a word of low nibbles (at shift s) and a word of fifth bits (at shift hs).
+fn q5x4(w: u32, h: u32, s: u32, hs: u32, d1: f32, m1: vec4<f32>) -> vec4<f32> {
+    let q = vec4<f32>((u8x4(w >> s) & vec4<u32>(0xFu)) + 16u * (u8x4(h >> hs) & vec4<u32>(1u)));
+    return exact(d1 * q) - m1;
+}
+
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one sub-block, so one scale
+// decode, four words of nibbles and four of fifth bits (dq4's arithmetic, element for element).
 fn dq16(rb: u32, i: u32) -> V16 {
-    return V16(dq4(rb, i), dq4(rb, i + 4u), dq4(rb, i + 8u), dq4(rb, i + 12u));
+    let bb = rb + (i / 256u) * 176u;
+    let j = i % 256u;
+    let jb = j / 64u;
+    let r = j % 64u;
+    let l = r % 32u;
+    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
+    let d1 = f16_at(bb) * f32(sm.x);
+    let m1 = vec4<f32>(f16_at(bb + 2u) * f32(sm.y));
+    let o = (bb + 48u + 32u * jb + l) >> 2u;
+    let oh = (bb + 16u + l) >> 2u;
+    let s = 4u * (r / 32u);
+    let hs = 2u * jb + r / 32u;
+    return V16(
+        q5x4(ld(o), ld(oh), s, hs, d1, m1),
+        q5x4(ld(o + 1u), ld(oh + 1u), s, hs, d1, m1),
+        q5x4(ld(o + 2u), ld(oh + 2u), s, hs, d1, m1),
+        q5x4(ld(o + 3u), ld(oh + 3u), s, hs, d1, m1),
+    );
 }

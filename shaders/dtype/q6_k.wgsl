@@ -37,10 +37,13 @@ fn dq16(rb: u32, i: u32) -> V16 {
     let hs = 2u * c;
     let sc = bitcast<i32>(byte_at(bb + 192u + 8u * n + 2u * c + l / 16u) << 24u) >> 24u;
     let d = f16_at(bb + 208u) * f32(sc);
+    // the words of this step's low and high bits, loaded at once
+    let lws = u32x4_at(lo);
+    let hws = u32x4_at(ho);
     var v: array<vec4<f32>, 4>;
     for (var q = 0u; q < 4u; q = q + 1u) {
-        let lw = u8x4(u32_at(lo + 4u * q) >> ls) & vec4<u32>(0xFu);
-        let hw = u8x4(u32_at(ho + 4u * q) >> hs) & vec4<u32>(3u);
+        let lw = u8x4(lws[q] >> ls) & vec4<u32>(0xFu);
+        let hw = u8x4(hws[q] >> hs) & vec4<u32>(3u);
         v[q] = d * (vec4<f32>(lw | (hw << vec4<u32>(4u))) - vec4<f32>(32.0));
     }
     return V16(v[0], v[1], v[2], v[3]);

@@ -25,6 +25,9 @@ struct Params {
 
 var<workgroup> prob: array<f32, MAX_E>;
 var<workgroup> biased: array<f32, MAX_E>;
+// the chosen experts in top-k order (k <= E): read back from here, not from `ids` (a round trip
+// to device memory for each)
+var<workgroup> chosen: array<u32, MAX_E>;
 
 fn score_at(i: u32, row: u32) -> f32 {
     return biased[i];
@@ -62,15 +65,16 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         pi = f.y;
         if (li == 0u) {
             ids[row * p.k + r] = bitcast<i32>(pi);
+            chosen[r] = pi;
         }
     }
     if (li == 0u) {
         var sum = 0.0;
         for (var r = 0u; r < p.k; r = r + 1u) {
-            sum = sum + prob[ids[row * p.k + r]];
+            sum = sum + prob[chosen[r]];
         }
         for (var r = 0u; r < p.k; r = r + 1u) {
-            var wt = prob[ids[row * p.k + r]];
+            var wt = prob[chosen[r]];
             if (p.norm == 1u) {
                 wt = wt / (sum + 1e-20);
             }

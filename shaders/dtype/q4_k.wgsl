@@ -5,22 +5,13 @@
 const QK: u32 = 256u;
 const QB: u32 = 144u;
 
-// (scale, min) of sub-block s from the 12 packed bytes at sb.
-fn scale_min_k4(sb: u32, s: u32) -> vec2<u32> {
-    if (s < 4u) {
-        return vec2<u32>(byte_at(sb + s) & 63u, byte_at(sb + s + 4u) & 63u);
-    }
-    let sc = (byte_at(sb + s + 4u) & 0xFu) | ((byte_at(sb + s - 4u) >> 6u) << 4u);
-    let m = (byte_at(sb + s + 4u) >> 4u) | ((byte_at(sb + s) >> 6u) << 4u);
-    return vec2<u32>(sc, m);
-}
-
 fn dq4(rb: u32, i: u32) -> vec4<f32> {
     let bb = rb + (i / 256u) * 144u;
     let j = i % 256u;
     let jb = j / 64u;
     let r = j % 64u;
-    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
+    let b4 = bb >> 2u;
+    let sm = scale_min_k4(ld(b4 + 1u), ld(b4 + 2u), ld(b4 + 3u), 2u * jb + r / 32u);
     let d1 = f16_at(bb) * f32(sm.x);
     let m1 = f16_at(bb + 2u) * f32(sm.y);
     let w = ld((bb + 16u + 32u * jb + r % 32u) >> 2u) >> (4u * (r / 32u));
@@ -32,16 +23,27 @@ fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
 
-// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale decode, four words.
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale decode, and all
+// eight words (d and dmin, the packed scales, four of nibbles) loaded before any is used.
+// Blocks are 144 bytes, so word-aligned.
 fn dq16(rb: u32, i: u32) -> V16 {
     let bb = rb + (i / 256u) * 144u;
     let j = i % 256u;
     let jb = j / 64u;
     let r = j % 64u;
-    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
-    let d1 = f16_at(bb) * f32(sm.x);
-    let m1 = vec4<f32>(f16_at(bb + 2u) * f32(sm.y));
+    let b4 = bb >> 2u;
     let o = (bb + 16u + 32u * jb + r % 32u) >> 2u;
+    let dm = ld(b4);
+    let s0 = ld(b4 + 1u);
+    let s1 = ld(b4 + 2u);
+    let s2 = ld(b4 + 3u);
+    let q0 = ld(o);
+    let q1 = ld(o + 1u);
+    let q2 = ld(o + 2u);
+    let q3 = ld(o + 3u);
+    let sm = scale_min_k4(s0, s1, s2, 2u * jb + r / 32u);
+    let d1 = f16_bits(dm & 0xFFFFu) * f32(sm.x);
+    let m1 = vec4<f32>(f16_bits(dm >> 16u) * f32(sm.y));
     let s = 4u * (r / 32u);
-    return V16(d1 * nib4(ld(o), s) - m1, d1 * nib4(ld(o + 1u), s) - m1, d1 * nib4(ld(o + 2u), s) - m1, d1 * nib4(ld(o + 3u), s) - m1);
+    return V16(d1 * nib4(q0, s) - m1, d1 * nib4(q1, s) - m1, d1 * nib4(q2, s) - m1, d1 * nib4(q3, s) - m1);
 }

@@ -4,23 +4,14 @@
 const QK: u32 = 256u;
 const QB: u32 = 176u;
 
-// (scale, min) of sub-block s from the 12 packed bytes at sb.
-fn scale_min_k4(sb: u32, s: u32) -> vec2<u32> {
-    if (s < 4u) {
-        return vec2<u32>(byte_at(sb + s) & 63u, byte_at(sb + s + 4u) & 63u);
-    }
-    let sc = (byte_at(sb + s + 4u) & 0xFu) | ((byte_at(sb + s - 4u) >> 6u) << 4u);
-    let m = (byte_at(sb + s + 4u) >> 4u) | ((byte_at(sb + s) >> 6u) << 4u);
-    return vec2<u32>(sc, m);
-}
-
 fn dq4(rb: u32, i: u32) -> vec4<f32> {
     let bb = rb + (i / 256u) * 176u;
     let j = i % 256u;
     let jb = j / 64u;
     let r = j % 64u;
     let l = r % 32u;
-    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
+    let b4 = bb >> 2u;
+    let sm = scale_min_k4(ld(b4 + 1u), ld(b4 + 2u), ld(b4 + 3u), 2u * jb + r / 32u);
     let d1 = f16_at(bb) * f32(sm.x);
     let m1 = f16_at(bb + 2u) * f32(sm.y);
     let w = ld((bb + 48u + 32u * jb + l) >> 2u) >> (4u * (r / 32u));
@@ -40,24 +31,32 @@ fn q5x4(w: u32, h: u32, s: u32, hs: u32, d1: f32, m1: vec4<f32>) -> vec4<f32> {
 }
 
 // Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one sub-block, so one scale
-// decode, four words of nibbles and four of fifth bits (dq4's arithmetic, element for element).
+// decode; all twelve words (d and dmin, the packed scales, four of nibbles, four of fifth bits)
+// loaded before any is used (dq4's arithmetic, element for element). Blocks are 176 bytes.
 fn dq16(rb: u32, i: u32) -> V16 {
     let bb = rb + (i / 256u) * 176u;
     let j = i % 256u;
     let jb = j / 64u;
     let r = j % 64u;
     let l = r % 32u;
-    let sm = scale_min_k4(bb + 4u, 2u * jb + r / 32u);
-    let d1 = f16_at(bb) * f32(sm.x);
-    let m1 = vec4<f32>(f16_at(bb + 2u) * f32(sm.y));
+    let b4 = bb >> 2u;
     let o = (bb + 48u + 32u * jb + l) >> 2u;
     let oh = (bb + 16u + l) >> 2u;
+    let dm = ld(b4);
+    let s0 = ld(b4 + 1u);
+    let s1 = ld(b4 + 2u);
+    let s2 = ld(b4 + 3u);
+    let q = vec4<u32>(ld(o), ld(o + 1u), ld(o + 2u), ld(o + 3u));
+    let h = vec4<u32>(ld(oh), ld(oh + 1u), ld(oh + 2u), ld(oh + 3u));
+    let sm = scale_min_k4(s0, s1, s2, 2u * jb + r / 32u);
+    let d1 = f16_bits(dm & 0xFFFFu) * f32(sm.x);
+    let m1 = vec4<f32>(f16_bits(dm >> 16u) * f32(sm.y));
     let s = 4u * (r / 32u);
     let hs = 2u * jb + r / 32u;
     return V16(
-        q5x4(ld(o), ld(oh), s, hs, d1, m1),
-        q5x4(ld(o + 1u), ld(oh + 1u), s, hs, d1, m1),
-        q5x4(ld(o + 2u), ld(oh + 2u), s, hs, d1, m1),
-        q5x4(ld(o + 3u), ld(oh + 3u), s, hs, d1, m1),
+        q5x4(q.x, h.x, s, hs, d1, m1),
+        q5x4(q.y, h.y, s, hs, d1, m1),
+        q5x4(q.z, h.z, s, hs, d1, m1),
+        q5x4(q.w, h.w, s, hs, d1, m1),
     );
 }

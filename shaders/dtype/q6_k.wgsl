@@ -23,7 +23,9 @@ fn dq1(rb: u32, i: u32) -> f32 {
     return lane4(dq4(rb, i & ~3u), i & 3u);
 }
 
-// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale, eight words.
+// Sixteen elements i..i+16 (i % 16 == 0) for the mat-vec kernels: one scale, eight words of
+// bits (blocks are 210 bytes, so often unaligned: five loads for four words), the scale's and
+// d's words, all loaded before any is used.
 fn dq16(rb: u32, i: u32) -> V16 {
     let bb = rb + (i / 256u) * 210u;
     let j = i % 256u;
@@ -31,15 +33,15 @@ fn dq16(rb: u32, i: u32) -> V16 {
     let r = j % 128u;
     let c = r / 32u;
     let l = r % 32u;
-    let lo = bb + 64u * n + 32u * (c % 2u) + l;
-    let ho = bb + 128u + 32u * n + l;
+    let lws = u32x4_at(bb + 64u * n + 32u * (c % 2u) + l);
+    let hws = u32x4_at(bb + 128u + 32u * n + l);
+    let sb = bb + 192u + 8u * n + 2u * c + l / 16u;
+    let sw = ld(sb >> 2u);
+    let dw = ld((bb + 208u) >> 2u);
+    let sc = bitcast<i32>(((sw >> ((sb & 3u) * 8u)) & 0xFFu) << 24u) >> 24u;
+    let d = f16_bits((dw >> (((bb + 208u) & 2u) * 8u)) & 0xFFFFu) * f32(sc);
     let ls = 4u * (c / 2u);
     let hs = 2u * c;
-    let sc = bitcast<i32>(byte_at(bb + 192u + 8u * n + 2u * c + l / 16u) << 24u) >> 24u;
-    let d = f16_at(bb + 208u) * f32(sc);
-    // the words of this step's low and high bits, loaded at once
-    let lws = u32x4_at(lo);
-    let hws = u32x4_at(ho);
     var v: array<vec4<f32>, 4>;
     for (var q = 0u; q < 4u; q = q + 1u) {
         let lw = u8x4(lws[q] >> ls) & vec4<u32>(0xFu);

@@ -49,7 +49,7 @@ fn main() {
     overhead(&adapter);
     experts(&adapter);
     let mut r = rand::rngs::StdRng::seed_from_u64(1);
-    for dtype in [DType::Q4K, DType::Q6K, DType::Q8_0, DType::Q4_0, DType::F16] {
+    for dtype in [DType::Q4K, DType::Q5K, DType::Q6K, DType::Q8_0, DType::F16] {
         let mut w = Mem(HashMap::new());
         let mut g = Graph::new();
         let mut x: Value = g.input("x", TensorType::new(DType::F32, shape![Sym::T, k]));

@@ -60,3 +60,24 @@ fn dequant_matches_cpu_without_subgroups_or_f16() {
 fn every_weight_dtype_is_tested() {
     assert!(WEIGHT_DTYPES.contains(&DType::Q3K) && WEIGHT_DTYPES.contains(&DType::BF16));
 }
+
+/// Every half-precision bit pattern (zeros, subnormals, normals, infinities, NaNs) through the
+/// integer f16 decoding the quant readers use for their scales (F16 weights without shader-f16
+/// take the same function), against the `half` crate: equal bits, NaN for NaN.
+#[test]
+fn every_f16_bit_pattern_decodes_exactly() {
+    let w = common::MemWeights::default();
+    let mut be = common::backend(&w, common::portable(16));
+    let bytes: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+    let got = be
+        .dequantize(DType::F16, &bytes, 1, 1 << 16)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (h, g) in (0..=u16::MAX).zip(&got) {
+        let want = half::f16::from_bits(h).to_f32();
+        if want.is_nan() {
+            assert!(g.is_nan(), "{h:#06x}: {g}, want NaN");
+        } else {
+            assert_eq!(g.to_bits(), want.to_bits(), "{h:#06x}: {g}, want {want}");
+        }
+    }
+}

@@ -6,9 +6,10 @@
 // With `split` (decode: few queries, many keys), workgroup (query head, s) takes keys
 // [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output as a
 // partial (`m, l, acc[dv]` per (query head, split)) to `part`; the last workgroup of a query head
-// to finish (a counter per head, reset by that workgroup) merges them in split order:
-// M = max_s m_s, out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so
-// they are written and read with atomic operations (device-coherent) after storage barriers. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
+// to finish (a counter per head, reset by that workgroup) merges them, one split per invocation
+// (splits <= WG; the lowering widens the chunk to keep them so): M = max_s m_s,
+// out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so they are
+// written and read with atomic operations (device-coherent) after storage barriers. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
 // eight so that many loads are in flight (a decode workgroup has little else to hide latency).
 //@include reduce
 
@@ -163,30 +164,40 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             return;
         }
         storageBarrier();
-        var mx = neg_inf;
-        for (var sp = 0u; sp < nwg.y; sp = sp + 1u) {
-            mx = max(mx, bitcast<f32>(atomicLoad(&part[base + sp * stride])));
+        // each lane takes one split's (m, l) (splits <= WG), then the factors e^(m_s - M)
+        let mine_ok = lane.index < nwg.y;
+        var ms = neg_inf;
+        var ls = 0.0;
+        if (mine_ok) {
+            ms = bitcast<f32>(atomicLoad(&part[base + lane.index * stride]));
+            ls = bitcast<f32>(atomicLoad(&part[base + lane.index * stride + 1u]));
         }
-        var total = 0.0;
-        var merged: array<f32, MAX_DV_PER_LANE>;
-        for (var sp = 0u; sp < nwg.y; sp = sp + 1u) {
-            let o = base + sp * stride;
-            let lt = bitcast<f32>(atomicLoad(&part[o + 1u]));
-            if (lt > 0.0) {
-                let f = exp(bitcast<f32>(atomicLoad(&part[o])) - mx);
-                total = total + lt * f;
-                for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
-                    let dim = lane.index + c * WG;
-                    if (dim < p.dv) {
-                        merged[c] = merged[c] + bitcast<f32>(atomicLoad(&part[o + 2u + dim])) * f;
-                    }
-                }
-            }
+        let mx = wg_max(ms, lane);
+        var f = 0.0;
+        if (ls > 0.0) {
+            f = exp(ms - mx);
         }
+        probs[lane.index] = f;
+        // wg_sum ends with a barrier, so every factor is in probs here
+        let total = wg_sum(ls * f, lane);
         for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
             let dim = lane.index + c * WG;
             if (dim < p.dv) {
-                out[wid * p.dv + dim] = merged[c] / total;
+                var a = 0.0;
+                var sp = 0u;
+                // four independent loads in flight
+                for (; sp + 4u <= nwg.y; sp = sp + 4u) {
+                    let o = base + sp * stride + 2u + dim;
+                    let a0 = bitcast<f32>(atomicLoad(&part[o]));
+                    let a1 = bitcast<f32>(atomicLoad(&part[o + stride]));
+                    let a2 = bitcast<f32>(atomicLoad(&part[o + 2u * stride]));
+                    let a3 = bitcast<f32>(atomicLoad(&part[o + 3u * stride]));
+                    a = a + a0 * probs[sp] + a1 * probs[sp + 1u] + a2 * probs[sp + 2u] + a3 * probs[sp + 3u];
+                }
+                for (; sp < nwg.y; sp = sp + 1u) {
+                    a = a + bitcast<f32>(atomicLoad(&part[base + sp * stride + 2u + dim])) * probs[sp];
+                }
+                out[wid * p.dv + dim] = a / total;
             }
         }
         if (lane.index == 0u) {

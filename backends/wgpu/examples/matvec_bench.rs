@@ -78,7 +78,7 @@ fn main() {
                     context: 16,
                     subgroups: false,
                     shader_f16: false,
-                    max_weight_chunk: None,
+                    ..Default::default()
                 },
             ),
         ] {

@@ -33,6 +33,10 @@ pub struct WgpuOptions {
     /// Split weights into chunks of at most this many bytes even when the device allows larger
     /// bindings (tests use it to exercise splitting).
     pub max_weight_chunk: Option<u64>,
+    /// Launches recorded before a command buffer is submitted (0: the whole run in one). The
+    /// GPU starts on the first part while the host records the rest; recording costs ~2 us a
+    /// launch, about what the launch itself costs the GPU.
+    pub launches_per_submit: usize,
 }
 
 impl Default for WgpuOptions {
@@ -42,6 +46,10 @@ impl Default for WgpuOptions {
             subgroups: true,
             shader_f16: true,
             max_weight_chunk: None,
+            launches_per_submit: std::env::var("LINGOT_WGPU_SUBMIT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64),
         }
     }
 }
@@ -56,6 +64,7 @@ pub struct WgpuBackend<'w> {
     caches: KvCaches,
     plans: HashMap<(u64, usize), Plan>,
     plan_order: VecDeque<(u64, usize)>,
+    launches_per_submit: usize,
 }
 
 /// A structural hash of a graph: plans are reused for an equal graph.
@@ -102,6 +111,7 @@ impl<'w> WgpuBackend<'w> {
             pipes: Pipelines::default(),
             plans: HashMap::new(),
             plan_order: VecDeque::new(),
+            launches_per_submit: options.launches_per_submit,
             gpu,
         })
     }
@@ -233,10 +243,12 @@ impl<'w> WgpuBackend<'w> {
         if !params.is_empty() {
             self.gpu.queue.write_buffer(&plan.params, 0, &params);
         }
-        let mut enc = self
-            .gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        let new_encoder = || {
+            self.gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") })
+        };
+        let mut enc = new_encoder();
         let timer = if profile {
             Some(Timer::new(&self.gpu, plan.steps.len())?)
         } else {
@@ -244,17 +256,34 @@ impl<'w> WgpuBackend<'w> {
         };
         match &timer {
             None => {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("forward"),
-                    timestamp_writes: None,
-                });
-                for (s, [x, y, z]) in plan.steps.iter().zip(&groups) {
-                    if x * y * z == 0 {
-                        continue;
+                let per_submit = match self.launches_per_submit {
+                    0 => plan.steps.len().max(1),
+                    n => n,
+                };
+                let steps: Vec<_> = plan
+                    .steps
+                    .iter()
+                    .zip(&groups)
+                    .filter(|(_, g)| g.iter().all(|n| *n > 0))
+                    .collect();
+                let mut parts = steps.chunks(per_submit).peekable();
+                while let Some(part) = parts.next() {
+                    {
+                        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("forward"),
+                            timestamp_writes: None,
+                        });
+                        for (s, [x, y, z]) in part {
+                            pass.set_pipeline(&s.pipe.pipeline);
+                            pass.set_bind_group(0, &s.bind_group, &[]);
+                            pass.dispatch_workgroups(*x, *y, *z);
+                        }
                     }
-                    pass.set_pipeline(&s.pipe.pipeline);
-                    pass.set_bind_group(0, &s.bind_group, &[]);
-                    pass.dispatch_workgroups(*x, *y, *z);
+                    // every part but the last goes to the GPU now; the last carries the copies out
+                    if parts.peek().is_some() {
+                        let done = std::mem::replace(&mut enc, new_encoder());
+                        self.gpu.queue.submit([done.finish()]);
+                    }
                 }
             }
             Some(timer) => {

@@ -479,7 +479,7 @@ impl Planner<'_, '_> {
         }
         // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each); the
         // last workgroup of each query head merges the partials
-        let max_splits = ks.bind(&self.cap)[0].div_ceil(ATTENTION_SPLIT).max(1);
+        let max_splits = split_keys(ks.bind(&self.cap)[0]).1;
         let part = self.temp(rows_cap * max_splits * (dv + 2))?;
         self.push_counted(
             Kernel::Attention,
@@ -487,21 +487,47 @@ impl Planner<'_, '_> {
             Box::new(move |b| {
                 let t = qs.dims()[0].bind(b);
                 let kv = ks.dims()[0].bind(b);
-                let splits = kv.div_ceil(ATTENTION_SPLIT).max(1);
+                let (chunk, splits) = split_keys(kv);
                 let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                (p.u(ATTENTION_SPLIT).u(1), [(t * heads) as u32, splits as u32, 1])
+                (p.u(chunk).u(1), [(t * heads) as u32, splits as u32, 1])
             }),
             bytes,
         )
     }
 }
 
-/// Keys per workgroup of split (decode) attention.
+/// Keys per workgroup of split (decode) attention, at least.
 const ATTENTION_SPLIT: usize = 64;
+/// Splits of one query head at most: the kernel merges them one per invocation.
+const ATTENTION_MAX_SPLITS: usize = 64;
+
+/// `(keys per split, splits)` of split attention over `kv` keys: splits of ATTENTION_SPLIT keys,
+/// wider (in multiples of it) past ATTENTION_MAX_SPLITS of them.
+fn split_keys(kv: usize) -> (usize, usize) {
+    let chunk = kv
+        .div_ceil(ATTENTION_MAX_SPLITS)
+        .next_multiple_of(ATTENTION_SPLIT)
+        .max(ATTENTION_SPLIT);
+    (chunk, kv.div_ceil(chunk).max(1))
+}
 
 #[cfg(test)]
 mod tests {
-    use super::broadcast4;
+    use super::{broadcast4, split_keys, ATTENTION_MAX_SPLITS, ATTENTION_SPLIT};
+
+    #[test]
+    fn split_attention_covers_the_keys_in_few_enough_splits() {
+        for kv in [1, 63, 64, 65, 4096, 4097, 6000, 131072, 1 << 20] {
+            let (chunk, splits) = split_keys(kv);
+            assert!(splits <= ATTENTION_MAX_SPLITS, "kv {kv}: {splits} splits");
+            assert_eq!(chunk % ATTENTION_SPLIT, 0, "kv {kv}: chunk {chunk}");
+            assert!(
+                chunk * splits >= kv && chunk * (splits - 1) < kv,
+                "kv {kv}: {splits} x {chunk}"
+            );
+        }
+        assert_eq!(split_keys(200), (64, 4));
+    }
 
     #[test]
     fn broadcasts_collapse() {

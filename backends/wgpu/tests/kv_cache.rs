@@ -114,8 +114,20 @@ fn attention_over_the_kv_cache_matches_cpu_without_subgroups() {
 fn attention_with_keys_from_inputs() {
     let mut s = Suite::new(43);
     // kv over 64 with few queries: decode plans split the keys over workgroups of 64 and
-    // merge the partials (at t 3, kv 129 the first query sees none of the last split)
-    for (t, kv) in [(1, 1), (3, 7), (6, 6), (2, 13), (1, 200), (3, 129), (1, 64)] {
+    // merge the partials (at t 3, kv 129 the first query sees none of the last split); past
+    // 64 splits (kv > 4096) the splits widen
+    let cases = [
+        (1, 1),
+        (3, 7),
+        (6, 6),
+        (2, 13),
+        (1, 200),
+        (3, 129),
+        (1, 64),
+        (1, 4097),
+        (2, 6000),
+    ];
+    for (t, kv) in cases {
         let mut g = Graph::new();
         let q = f32_input(&mut g, "q", shape![Sym::T, 6, 24]);
         let k = f32_input(&mut g, "k", shape![Sym::Kv, 3, 24]);
@@ -135,5 +147,5 @@ fn attention_with_keys_from_inputs() {
             TRANSCENDENTAL,
         );
     }
-    run(&s, common::default_options(256));
+    run(&s, common::default_options(6000));
 }

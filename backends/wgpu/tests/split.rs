@@ -17,6 +17,7 @@ fn options(subgroups: bool) -> WgpuOptions {
         subgroups,
         shader_f16: subgroups,
         max_weight_chunk: Some(CHUNK),
+        ..WgpuOptions::default()
     }
 }
 

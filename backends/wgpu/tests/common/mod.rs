@@ -32,13 +32,15 @@ pub fn backend<'w>(w: &'w dyn Weights, options: WgpuOptions) -> WgpuBackend<'w> 
     WgpuBackend::new(&adapter(), w, options).expect("open the wgpu backend")
 }
 
-/// Options with subgroups and shader-f16 forced off (the portable paths).
+/// Options with subgroups and shader-f16 forced off (the portable paths), and a run submitted
+/// in parts of three launches (so every portable test also runs across several submits).
 pub fn portable(context: usize) -> WgpuOptions {
     WgpuOptions {
         context,
         subgroups: false,
         shader_f16: false,
-        max_weight_chunk: None,
+        launches_per_submit: 3,
+        ..WgpuOptions::default()
     }
 }
 

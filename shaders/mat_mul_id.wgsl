@@ -6,10 +6,7 @@
 // whose id is outside [0, experts).
 //@include bytes
 //@include dtype
-
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
+//@include tile
 
 struct Params {
     k: u32,
@@ -34,8 +31,8 @@ var<private> eb: u32;     // byte offset of this workgroup's expert in w
 var<private> start: u32;  // its first pair in `order`
 var<private> count: u32;  // its pairs
 
-var<workgroup> ws: array<vec4<f32>, 256>; // [TK][TM / 4]: four weight rows per entry
-var<workgroup> xs: array<vec4<f32>, 256>; // [TK][TN / 4]: four rows of x per entry
+// the first weight row and row of x of this workgroup's tile
+var<private> tile0: vec2<u32>;
 
 fn ld(i: u32) -> u32 {
     return w[i];
@@ -45,8 +42,9 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-// Four weights of row r from column c (zeros past the edges).
-fn w4(r: u32, c: u32) -> vec4<f32> {
+// Four weights of tile row tr from column c (zeros past the edges).
+fn w4(tr: u32, c: u32) -> vec4<f32> {
+    let r = tile0.x + tr;
     if (r >= p.rows) {
         return vec4<f32>(0.0);
     }
@@ -61,7 +59,9 @@ fn w4(r: u32, c: u32) -> vec4<f32> {
     return v;
 }
 
-fn x4(b: u32, c: u32) -> vec4<f32> {
+// Four values of tile row tb of x from column c (zeros past the edges).
+fn x4(tb: u32, c: u32) -> vec4<f32> {
+    let b = tile0.y + tb;
     var v = vec4<f32>(0.0);
     if (b >= count) {
         return v;
@@ -101,47 +101,16 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         return;
     }
     eb = wg.z * p.expert_bytes;
-    let tx = li % 16u; // weight rows r0 + 4 tx .. + 4
-    let ty = li / 16u; // rows of x b0 + 4 ty .. + 4
-    // what this invocation loads: four columns of one weight row and of one row of x
-    let lr = li / 4u;
-    let lc = (li % 4u) * 4u;
-    // acc_i[j]: weight row 4 tx + i against x row 4 ty + j
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
-        let wv = w4(r0 + lr, k0 + lc);
-        let xv = x4(b0 + lr, k0 + lc);
-        // entry (kk, lr / 4) holds rows lr & ~3 .. + 4; this invocation fills component lr % 4
-        let e = lr / 4u;
-        let c = lr % 4u;
-        ws[lc * 16u + e][c] = wv.x;
-        ws[(lc + 1u) * 16u + e][c] = wv.y;
-        ws[(lc + 2u) * 16u + e][c] = wv.z;
-        ws[(lc + 3u) * 16u + e][c] = wv.w;
-        xs[lc * 16u + e][c] = xv.x;
-        xs[(lc + 1u) * 16u + e][c] = xv.y;
-        xs[(lc + 2u) * 16u + e][c] = xv.z;
-        xs[(lc + 3u) * 16u + e][c] = xv.w;
-        workgroupBarrier();
-        for (var kk = 0u; kk < TK; kk = kk + 1u) {
-            let a = ws[kk * 16u + tx];
-            let v = xs[kk * 16u + ty];
-            acc0 = acc0 + a.x * v;
-            acc1 = acc1 + a.y * v;
-            acc2 = acc2 + a.z * v;
-            acc3 = acc3 + a.w * v;
-        }
-        workgroupBarrier();
-    }
+    tile0 = vec2<u32>(r0, b0);
+    let acc = tile_products(li);
+    let tx = li % 16u;
+    let ty = li / 16u;
     let r = r0 + 4u * tx;
     let b = b0 + 4u * ty;
-    store(r, b, acc0);
-    store(r + 1u, b, acc1);
-    store(r + 2u, b, acc2);
-    store(r + 3u, b, acc3);
+    store(r, b, acc.a0);
+    store(r + 1u, b, acc.a1);
+    store(r + 2u, b, acc.a2);
+    store(r + 3u, b, acc.a3);
 }
 
 // out[pair of b + j, r] = v[j] for the pairs that exist.

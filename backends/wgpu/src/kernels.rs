@@ -6,7 +6,8 @@
 //! - a prelude of `const` lines (workgroup size `WG`, op selectors such as `OP`) is put first;
 //! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
-//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`.
+//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
+//!   `tile` (the tiled product loop of mat_mul and mat_mul_id).
 //!
 //! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
 //! variant, for the naga tests.
@@ -130,6 +131,7 @@ const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgs
 const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
+const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 
 /// The weight reader for `dtype`.
 fn dtype_reader(dtype: DType, caps: Caps) -> Option<&'static str> {
@@ -399,6 +401,9 @@ impl Kernel {
         }
         if matches!(self, Kernel::Rope | Kernel::NormRope) {
             snippets.push(("angles", ANGLES));
+        }
+        if matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_)) {
+            snippets.push(("tile", TILE));
         }
         assemble(self.template(), &self.consts(), &snippets)
     }

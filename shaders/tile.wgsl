@@ -1,0 +1,77 @@
+// The tiled product loop of mat_mul and mat_mul_id. The kernel defines
+// `fn w4(r: u32, c: u32) -> vec4<f32>` (four weights of tile row r from column c) and
+// `fn x4(b: u32, c: u32) -> vec4<f32>` (four values of tile row b of x), both zero past the
+// edges, and `p.k`, the inner size.
+// A workgroup of 256 invocations computes TM weight rows by TN rows of x, each invocation 4 x 4 of
+// them (four vec4 accumulators). Tiles of TK columns of W (dequantized once per tile) and of x go
+// through workgroup memory as vec4s; each invocation loads eight columns of one weight row and of
+// one row of x, and loads the next tile's before it multiplies the current one, so that global
+// memory latency overlaps the products.
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 32u;
+
+var<workgroup> ws: array<vec4<f32>, 512>; // [TK][TM / 4]: four weight rows per entry
+var<workgroup> xs: array<vec4<f32>, 512>; // [TK][TN / 4]: four rows of x per entry
+
+// acc_i[j]: weight row 4 tx + i against x row 4 ty + j, tx = li % 16, ty = li / 16.
+struct Acc {
+    a0: vec4<f32>,
+    a1: vec4<f32>,
+    a2: vec4<f32>,
+    a3: vec4<f32>,
+}
+
+fn tile_products(li: u32) -> Acc {
+    let tx = li % 16u;
+    let ty = li / 16u;
+    // what this invocation loads: columns lc .. lc + 8 of tile row lr, into component lr % 4 of
+    // entries (kk, lr / 4)
+    let lr = li / 4u;
+    let lc = (li % 4u) * 8u;
+    let e = lr / 4u;
+    let c = lr % 4u;
+    var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var wa = w4(lr, lc);
+    var wb = w4(lr, lc + 4u);
+    var xa = x4(lr, lc);
+    var xb = x4(lr, lc + 4u);
+    for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
+        let o = lc * 16u + e;
+        ws[o][c] = wa.x;
+        ws[o + 16u][c] = wa.y;
+        ws[o + 32u][c] = wa.z;
+        ws[o + 48u][c] = wa.w;
+        ws[o + 64u][c] = wb.x;
+        ws[o + 80u][c] = wb.y;
+        ws[o + 96u][c] = wb.z;
+        ws[o + 112u][c] = wb.w;
+        xs[o][c] = xa.x;
+        xs[o + 16u][c] = xa.y;
+        xs[o + 32u][c] = xa.z;
+        xs[o + 48u][c] = xa.w;
+        xs[o + 64u][c] = xb.x;
+        xs[o + 80u][c] = xb.y;
+        xs[o + 96u][c] = xb.z;
+        xs[o + 112u][c] = xb.w;
+        workgroupBarrier();
+        let next = k0 + TK;
+        if (next < p.k) {
+            wa = w4(lr, next + lc);
+            wb = w4(lr, next + lc + 4u);
+            xa = x4(lr, next + lc);
+            xb = x4(lr, next + lc + 4u);
+        }
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            let a = ws[kk * 16u + tx];
+            let v = xs[kk * 16u + ty];
+            acc.a0 = acc.a0 + a.x * v;
+            acc.a1 = acc.a1 + a.y * v;
+            acc.a2 = acc.a2 + a.z * v;
+            acc.a3 = acc.a3 + a.w * v;
+        }
+        workgroupBarrier();
+    }
+    return acc;
+}

@@ -1,4 +1,5 @@
-// mat_vec: out[b, n0 + r] = Σ_i W[r, i] x[b, i] for up to MAX_B rows b of x (the decode path).
+// mat_vec: out[b, n0 + r] = Σ_i W[r, i] x[b, i] for up to MAX_B rows b of x (the decode path;
+// MAX_B comes from the prelude: 1 for a decode step's plan, 8 for small batches).
 // With `add`, plus a[b, n0 + r] (mul_mat_add).
 // One workgroup per NR = 4 weight rows: each invocation takes sixteen-element steps of all four
 // rows, so every x load serves four rows and each row is dequantized once for every b; the four
@@ -8,7 +9,6 @@
 //@include dtype
 //@include reduce
 
-const MAX_B: u32 = 8u;
 const NR: u32 = 4u;
 
 struct Params {

@@ -1,11 +1,14 @@
 // moe_router: per token, s = sigmoid(logits); experts are chosen on s + bias, restricted to the
-// `keep` best groups (as group_mask), top k of those (as top_k); the weights are the unbiased s of
-// the chosen, divided by their sum (+1e-20) when `norm`, times `scale`. One workgroup per token;
-// E <= MAX_E.
+// `keep` best groups (as group_mask), top k of those (as top_k: larger first, ties to the lower
+// index); the weights are the unbiased s of the chosen, divided by their sum (+1e-20) when
+// `norm`, times `scale`. One workgroup per token; E <= MAX_E, k <= MAX_K. Each expert finds its
+// own rank (how many come before it), so the selection costs one barrier, not k rounds of
+// reductions.
 //@include first
 //@include groups
 
 const MAX_E: u32 = 1024u;
+const MAX_K: u32 = 256u;
 
 struct Params {
     rows: u32,
@@ -25,9 +28,8 @@ struct Params {
 
 var<workgroup> prob: array<f32, MAX_E>;
 var<workgroup> biased: array<f32, MAX_E>;
-// the chosen experts in top-k order (k <= E): read back from here, not from `ids` (a round trip
-// to device memory for each)
-var<workgroup> chosen: array<u32, MAX_E>;
+// the chosen experts in top-k order
+var<workgroup> chosen: array<u32, MAX_K>;
 
 fn score_at(i: u32, row: u32) -> f32 {
     return biased[i];
@@ -53,20 +55,23 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         }
     }
     workgroupBarrier();
-    var pv = 0.0;
-    var pi = NONE;
-    for (var r = 0u; r < p.k; r = r + 1u) {
-        var best = vec2<u32>(0u, NONE);
-        for (var i = li; i < p.e; i = i + WG) {
-            best = offer(best, biased[i], i, pv, pi);
+    // expert i's place in top-k order among all (masked ones are -inf, so they come last): the
+    // experts before it; one pass over the scores in workgroup memory per expert, no rounds
+    for (var i = li; i < p.e; i = i + WG) {
+        let v = biased[i];
+        var rank = 0u;
+        for (var j = 0u; j < p.e; j = j + 1u) {
+            if (before(biased[j], j, v, i)) {
+                rank = rank + 1u;
+            }
         }
-        let f = wg_first(bitcast<f32>(best.x), best.y, li);
-        pv = bitcast<f32>(f.x);
-        pi = f.y;
-        if (li == 0u) {
-            ids[row * p.k + r] = bitcast<i32>(pi);
-            chosen[r] = pi;
+        if (rank < p.k) {
+            chosen[rank] = i;
         }
+    }
+    workgroupBarrier();
+    for (var r = li; r < p.k; r = r + WG) {
+        ids[row * p.k + r] = bitcast<i32>(chosen[r]);
     }
     if (li == 0u) {
         var sum = 0.0;

@@ -35,7 +35,8 @@ pub struct WgpuOptions {
     pub max_weight_chunk: Option<u64>,
     /// Launches recorded before a command buffer is submitted (0: the whole run in one). The
     /// GPU starts on the first part while the host records the rest; recording costs ~2 us a
-    /// launch, about what the launch itself costs the GPU.
+    /// launch, about what the launch itself costs the GPU. Default 32 (best of 0, 32, 64, 128 for
+    /// Ling-mini-2.0 decode on an H100, BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` overrides it.
     pub launches_per_submit: usize,
 }
 
@@ -49,7 +50,7 @@ impl Default for WgpuOptions {
             launches_per_submit: std::env::var("LINGOT_WGPU_SUBMIT")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(64),
+                .unwrap_or(32),
         }
     }
 }

@@ -63,19 +63,45 @@ pub enum Binary {
     SwiGlu,
 }
 
+/// Rows of x a mat-vec variant serves: `One` (a decode step: one accumulator per row, which the
+/// compiler keeps in registers) or up to [`MAT_VEC_MAX_B`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum XRows {
+    One,
+    Few,
+}
+
+impl XRows {
+    /// The variant for `rows` rows of x (at most [`MAT_VEC_MAX_B`]).
+    pub fn of(rows: usize) -> XRows {
+        if rows <= 1 {
+            XRows::One
+        } else {
+            XRows::Few
+        }
+    }
+
+    fn max_b(self) -> u32 {
+        match self {
+            XRows::One => 1,
+            XRows::Few => MAT_VEC_MAX_B as u32,
+        }
+    }
+}
+
 /// One compute kernel (a template and its non-device choices). The `DType` ones read a weight in
 /// that stored dtype; `I32` is not a weight dtype and has no reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
     Dequant(DType),
     GetRows(DType),
-    MatVec(DType),
+    MatVec(DType, XRows),
     MatMul(DType),
     MatVecId(DType),
     MatMulId(DType),
     MoeGateUp(DType),
     MoeDown(DType),
-    GateUp(DType),
+    GateUp(DType, XRows),
     Unary(Unary),
     Binary(Binary),
     AddInto,
@@ -101,6 +127,8 @@ pub const MAT_VEC_MAX_B: usize = 8;
 pub const MAT_VEC_ROWS: usize = 4;
 /// Experts `moe_router` handles (`MAX_E` in moe_router.wgsl).
 pub const ROUTER_MAX_E: usize = 1024;
+/// Experts per token `moe_router` chooses at most (`MAX_K` in moe_router.wgsl).
+pub const ROUTER_MAX_K: usize = 256;
 /// Groups `group_mask` and `moe_router` handle (`MAX_GROUPS` in groups.wgsl).
 pub const MAX_GROUPS: usize = 256;
 /// Head dims `attention` handles (`MAX_D`, and `WG * MAX_DV_PER_LANE` for v, in attention.wgsl).
@@ -201,13 +229,13 @@ impl Kernel {
         match self {
             Kernel::Dequant(_) => "dequant",
             Kernel::GetRows(_) => "get_rows",
-            Kernel::MatVec(_) => "mat_vec",
+            Kernel::MatVec(..) => "mat_vec",
             Kernel::MatMul(_) => "mat_mul",
             Kernel::MatVecId(_) => "mat_vec_id",
             Kernel::MatMulId(_) => "mat_mul_id",
             Kernel::MoeGateUp(_) => "moe_gate_up",
             Kernel::MoeDown(_) => "moe_down",
-            Kernel::GateUp(_) => "gate_up",
+            Kernel::GateUp(..) => "gate_up",
             Kernel::Unary(_) => "unary",
             Kernel::Binary(_) => "binary",
             Kernel::AddInto => "add_into",
@@ -232,13 +260,13 @@ impl Kernel {
         match self {
             Kernel::Dequant(_) => include_str!("../../../shaders/dequant.wgsl"),
             Kernel::GetRows(_) => include_str!("../../../shaders/get_rows.wgsl"),
-            Kernel::MatVec(_) => include_str!("../../../shaders/mat_vec.wgsl"),
+            Kernel::MatVec(..) => include_str!("../../../shaders/mat_vec.wgsl"),
             Kernel::MatMul(_) => include_str!("../../../shaders/mat_mul.wgsl"),
             Kernel::MatVecId(_) => include_str!("../../../shaders/mat_vec_id.wgsl"),
             Kernel::MatMulId(_) => include_str!("../../../shaders/mat_mul_id.wgsl"),
             Kernel::MoeGateUp(_) => include_str!("../../../shaders/moe_gate_up.wgsl"),
             Kernel::MoeDown(_) => include_str!("../../../shaders/moe_down.wgsl"),
-            Kernel::GateUp(_) => include_str!("../../../shaders/gate_up.wgsl"),
+            Kernel::GateUp(..) => include_str!("../../../shaders/gate_up.wgsl"),
             Kernel::Unary(_) => include_str!("../../../shaders/unary.wgsl"),
             Kernel::Binary(_) => include_str!("../../../shaders/binary.wgsl"),
             Kernel::AddInto => include_str!("../../../shaders/add_into.wgsl"),
@@ -264,13 +292,13 @@ impl Kernel {
         match self {
             Kernel::Dequant(d)
             | Kernel::GetRows(d)
-            | Kernel::MatVec(d)
+            | Kernel::MatVec(d, _)
             | Kernel::MatMul(d)
             | Kernel::MatVecId(d)
             | Kernel::MatMulId(d)
             | Kernel::MoeGateUp(d)
             | Kernel::MoeDown(d)
-            | Kernel::GateUp(d) => Some(*d),
+            | Kernel::GateUp(d, _) => Some(*d),
             Kernel::Unary(_)
             | Kernel::Binary(_)
             | Kernel::AddInto
@@ -295,11 +323,11 @@ impl Kernel {
     fn reduces(&self) -> bool {
         matches!(
             self,
-            Kernel::MatVec(_)
+            Kernel::MatVec(..)
                 | Kernel::MatVecId(_)
                 | Kernel::MoeGateUp(_)
                 | Kernel::MoeDown(_)
-                | Kernel::GateUp(_)
+                | Kernel::GateUp(..)
                 | Kernel::RmsNorm { .. }
                 | Kernel::SoftMax
                 | Kernel::Attention
@@ -310,7 +338,15 @@ impl Kernel {
     /// Invocations per workgroup.
     pub fn workgroup_size(&self) -> u32 {
         match self {
-            Kernel::MatMul(_) | Kernel::MatMulId(_) | Kernel::RmsNorm { .. } | Kernel::MoeSort => 256,
+            Kernel::MatMul(_) | Kernel::MatMulId(_) | Kernel::RmsNorm { .. } | Kernel::MoeSort | Kernel::MoeRouter => {
+                256
+            }
+            // twice the invocations of a row group shorten each one's serial chain of loads
+            Kernel::MatVec(..)
+            | Kernel::MatVecId(_)
+            | Kernel::MoeGateUp(_)
+            | Kernel::MoeDown(_)
+            | Kernel::GateUp(..) => 128,
             _ => 64,
         }
     }
@@ -320,8 +356,8 @@ impl Kernel {
         match self {
             Kernel::Dequant(_) => (1, 1),
             Kernel::GetRows(_) => (2, 1),
-            Kernel::MatVec(_) | Kernel::MatMul(_) => (3, 1),
-            Kernel::GateUp(_) => (3, 1),
+            Kernel::MatVec(..) | Kernel::MatMul(_) => (3, 1),
+            Kernel::GateUp(..) => (3, 1),
             Kernel::MatVecId(_) => (3, 1),
             Kernel::MatMulId(_) => (4, 1),
             Kernel::MoeSort => (1, 2),
@@ -347,15 +383,14 @@ impl Kernel {
             Kernel::Binary(op) => c.push(Const::U32("OP", *op as u32)),
             Kernel::RmsNorm { mul } => c.push(Const::Bool("MUL", *mul)),
             Kernel::Argsort { descending } => c.push(Const::Bool("DESCENDING", *descending)),
+            Kernel::MatVec(_, rows) | Kernel::GateUp(_, rows) => c.push(Const::U32("MAX_B", rows.max_b())),
             Kernel::Dequant(_)
             | Kernel::GetRows(_)
-            | Kernel::MatVec(_)
             | Kernel::MatMul(_)
             | Kernel::MatVecId(_)
             | Kernel::MatMulId(_)
             | Kernel::MoeGateUp(_)
             | Kernel::MoeDown(_)
-            | Kernel::GateUp(_)
             | Kernel::AddInto
             | Kernel::SoftMax
             | Kernel::Rope
@@ -408,7 +443,8 @@ impl Kernel {
         assemble(self.template(), &self.consts(), &snippets)
     }
 
-    /// A readable name of the variant (`mat_vec.q4_k+subgroups`).
+    /// A readable name of the variant (`mat_vec.q4_k+subgroups`; `.b8` after the dtype for the
+    /// mat-vecs that serve up to eight rows of x).
     pub fn label(&self, caps: Caps) -> String {
         let caps = self.effective_caps(caps);
         let mut s = self.family().to_string();
@@ -422,6 +458,9 @@ impl Kernel {
         if let Some(d) = self.weight_dtype() {
             s.push('.');
             s.push_str(d.name());
+        }
+        if let Kernel::MatVec(_, XRows::Few) | Kernel::GateUp(_, XRows::Few) = self {
+            s.push_str(".b8");
         }
         if caps.subgroups {
             s.push_str("+subgroups");
@@ -439,13 +478,15 @@ impl Kernel {
             v.extend([
                 Kernel::Dequant(d),
                 Kernel::GetRows(d),
-                Kernel::MatVec(d),
+                Kernel::MatVec(d, XRows::One),
+                Kernel::MatVec(d, XRows::Few),
                 Kernel::MatMul(d),
                 Kernel::MatVecId(d),
                 Kernel::MatMulId(d),
                 Kernel::MoeGateUp(d),
                 Kernel::MoeDown(d),
-                Kernel::GateUp(d),
+                Kernel::GateUp(d, XRows::One),
+                Kernel::GateUp(d, XRows::Few),
             ]);
         }
         for op in [Unary::Scale, Unary::Silu, Unary::Sigmoid] {

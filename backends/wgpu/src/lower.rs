@@ -6,7 +6,7 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E};
+use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K};
 use crate::pipelines::{grid, grid_items, Params};
 use crate::plan::{count, BytesFn, KvCheck, Loc, PlanInput, Planner};
 use crate::weights::{ViewOp, WeightView};
@@ -236,9 +236,10 @@ impl Planner<'_, '_> {
                 scale,
             } => {
                 let e = self.ty(ops[0]).shape.dims()[1].as_const().unwrap_or(usize::MAX);
-                if e > ROUTER_MAX_E || *groups > MAX_GROUPS {
+                if e > ROUTER_MAX_E || *groups > MAX_GROUPS || *k > ROUTER_MAX_K {
                     return Err(self.err(format!(
-                        "{e} experts in {groups} groups; the kernel handles up to {ROUTER_MAX_E} in {MAX_GROUPS}"
+                        "{k} of {e} experts in {groups} groups; the kernel chooses up to {ROUTER_MAX_K} of \
+                         {ROUTER_MAX_E} in {MAX_GROUPS}"
                     )));
                 }
                 let logits = self.act(ops[0])?;

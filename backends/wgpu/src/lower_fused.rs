@@ -6,7 +6,7 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::Value;
 
-use crate::kernels::{Binary, Kernel, ATTENTION_MAX_D, MAT_VEC_MAX_B};
+use crate::kernels::{Binary, Kernel, XRows, ATTENTION_MAX_D, MAT_VEC_MAX_B};
 use crate::pipelines::{grid, Params};
 use crate::plan::{count, Loc, Planner};
 
@@ -40,7 +40,7 @@ impl Planner<'_, '_> {
             let (s, s2) = (xs.clone(), xs.clone());
             let bufs = vec![gc.buffer.clone(), uc.buffer.clone(), x.clone(), out.clone()];
             self.push_counted(
-                Kernel::GateUp(gate.dtype),
+                Kernel::GateUp(gate.dtype, XRows::of(count(&xs, &self.cap) / k.max(1))),
                 bufs,
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lingot_ir::exec::BackendError;
 use lingot_ir::{DType, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, MAT_MUL_TILE, MAT_VEC_MAX_B, MAT_VEC_ROWS};
+use crate::kernels::{Binary, Kernel, XRows, MAT_MUL_TILE, MAT_VEC_MAX_B, MAT_VEC_ROWS};
 use crate::pipelines::{grid, Params};
 use crate::plan::{count, Loc, Planner};
 use crate::weights::GpuWeight;
@@ -128,7 +128,7 @@ impl Planner<'_, '_> {
             let (s, s2) = (xs.clone(), xs.clone());
             let bufs = vec![chunk.buffer.clone(), x.clone(), a.clone(), out.clone()];
             let kernel = if vec_form {
-                Kernel::MatVec(w.dtype)
+                Kernel::MatVec(w.dtype, XRows::of(count(&xs, &self.cap) / k.max(1)))
             } else {
                 Kernel::MatMul(w.dtype)
             };

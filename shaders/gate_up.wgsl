@@ -1,6 +1,7 @@
 // gate_up (a dense SwiGLU's two products in one): out[b, n0 + r] = silu(gate[r] · x[b]) *
-// (up[r] · x[b]) for up to MAX_B rows b of x (MAX_B from the prelude, as in mat_vec). As mat_vec, with both weights read in one pass
-// over x (`ld` reads the one `which` names); gate and up are split identically.
+// (up[r] · x[b]) for up to MAX_B rows b of x (MAX_B from the prelude, as in mat_vec). As
+// mat_vec, with both weights read in one pass over x (`ld` reads the one `which` names); gate and
+// up are split identically.
 //@include bytes
 //@include dtype
 //@include reduce

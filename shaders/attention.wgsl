@@ -1,20 +1,23 @@
 // attention: out[t, h, :] = softmax_j(q[t, h] · k[j, kh] * scale) v[j, kh, :] over j <= kv - T + t
 // (causal; query t of the T in the batch sits at position kv - T + t), kh = h / (heads / kv_heads).
 // k and v are [kv, kv_heads, d] (the KV caches). One workgroup per (token, head): keys in chunks
-// of WG, one key per invocation, with a running max and sum (online softmax); each invocation
-// accumulates output dims lane, lane + WG, ... (dv <= WG * MAX_DV_PER_LANE).
+// of WG, one key per invocation, with a running max and sum (online softmax). Values go in
+// groups of four dims: each half of the workgroup takes half of a chunk's keys, invocation l of
+// a half the groups l, l + 32, ... (dv <= 4 * 32 * MAX_DV4_PER_LANE), and the halves add up at
+// the end. Head dims that are a multiple of four read k as vec4s; key and value reads are
+// unrolled by eight so that many loads are in flight (a decode workgroup has little else to hide
+// latency).
 // With `split` (decode: few queries, many keys), workgroup (query head, s) takes keys
 // [s * chunk, (s + 1) * chunk) only and writes its running max, sum and unnormalized output as a
 // partial (`m, l, acc[dv]` per (query head, split)) to `part`; the last workgroup of a query head
 // to finish (a counter per head, reset by that workgroup) merges them, one split per invocation
 // (splits <= WG; the lowering widens the chunk to keep them so): M = max_s m_s,
 // out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so they are
-// written and read with atomic operations (device-coherent) after storage barriers. Head dims that are a multiple of four read k as vec4s; key and value reads are unrolled by
-// eight so that many loads are in flight (a decode workgroup has little else to hide latency).
+// written and read with atomic operations (device-coherent) after storage barriers.
 //@include reduce
 
 const MAX_D: u32 = 512u;
-const MAX_DV_PER_LANE: u32 = 8u;
+const MAX_DV4_PER_LANE: u32 = 4u;
 
 struct Params {
     tokens: u32,
@@ -31,7 +34,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> part: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read_write> counters: array<atomic<u32>>;
@@ -39,6 +42,15 @@ struct Params {
 var<workgroup> qs: array<vec4<f32>, MAX_D / 4u>;
 var<workgroup> probs: array<f32, WG>;
 var<workgroup> arrived: u32;
+var<workgroup> vsum: array<vec4<f32>, 32u * MAX_DV4_PER_LANE>;
+
+// Four values from element o of v (dims past dv read the next row; they are never written).
+fn v4_at(o: u32) -> vec4<f32> {
+    if ((o & 3u) == 0u) {
+        return v[o >> 2u];
+    }
+    return vec4<f32>(v[o >> 2u][o & 3u], v[(o + 1u) >> 2u][(o + 1u) & 3u], v[(o + 2u) >> 2u][(o + 2u) & 3u], v[(o + 3u) >> 2u][(o + 3u) & 3u]);
+}
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -69,7 +81,9 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let neg_inf = bitcast<f32>(0xFF800000u);
     var m = neg_inf;
     var l = 0.0;
-    var acc: array<f32, MAX_DV_PER_LANE>;
+    var acc: array<vec4<f32>, MAX_DV4_PER_LANE>;
+    let half = lane.index / 32u;
+    let l32 = lane.index % 32u;
     let d4 = (p.d & 3u) == 0u;
     for (var j0 = j_begin; j0 < j_end; j0 = j0 + WG) {
         let j = j0 + lane.index;
@@ -110,35 +124,47 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         l = l * corr + wg_sum(pr, lane);
         // wg_sum ended with a barrier, so probs is complete here
         let n_keys = min(WG, j_end - j0);
-        for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
-            let dim = lane.index + c * WG;
-            if (dim < p.dv) {
+        let k_lo = min(half * 32u, n_keys);
+        let k_hi = min(k_lo + 32u, n_keys);
+        let vs = p.kv_heads * p.dv;
+        for (var c = 0u; c < MAX_DV4_PER_LANE; c = c + 1u) {
+            let g = l32 + 32u * c;
+            if (4u * g < p.dv) {
                 var a = acc[c] * corr;
-                let vs = p.kv_heads * p.dv;
-                let vo = (j0 * p.kv_heads + kh) * p.dv + dim;
-                var jj = 0u;
-                // eight independent loads in flight, not a chain of n_keys
-                for (; jj + 8u <= n_keys; jj = jj + 8u) {
+                let vo = (j0 * p.kv_heads + kh) * p.dv + 4u * g;
+                var jj = k_lo;
+                // eight independent loads in flight, not a chain of keys
+                for (; jj + 8u <= k_hi; jj = jj + 8u) {
                     let o = vo + jj * vs;
-                    let v0 = v[o];
-                    let v1 = v[o + vs];
-                    let v2 = v[o + 2u * vs];
-                    let v3 = v[o + 3u * vs];
-                    let v4 = v[o + 4u * vs];
-                    let v5 = v[o + 5u * vs];
-                    let v6 = v[o + 6u * vs];
-                    let v7 = v[o + 7u * vs];
+                    let v0 = v4_at(o);
+                    let v1 = v4_at(o + vs);
+                    let v2 = v4_at(o + 2u * vs);
+                    let v3 = v4_at(o + 3u * vs);
+                    let v4 = v4_at(o + 4u * vs);
+                    let v5 = v4_at(o + 5u * vs);
+                    let v6 = v4_at(o + 6u * vs);
+                    let v7 = v4_at(o + 7u * vs);
                     a = a + probs[jj] * v0 + probs[jj + 1u] * v1 + probs[jj + 2u] * v2 + probs[jj + 3u] * v3;
                     a = a + probs[jj + 4u] * v4 + probs[jj + 5u] * v5 + probs[jj + 6u] * v6 + probs[jj + 7u] * v7;
                 }
-                for (; jj < n_keys; jj = jj + 1u) {
-                    a = a + probs[jj] * v[vo + jj * vs];
+                for (; jj < k_hi; jj = jj + 1u) {
+                    a = a + probs[jj] * v4_at(vo + jj * vs);
                 }
                 acc[c] = a;
             }
         }
         m = m_new;
         workgroupBarrier();
+    }
+    // the second half's sums join the first's
+    for (var c = 0u; c < MAX_DV4_PER_LANE; c = c + 1u) {
+        if (half == 1u) {
+            vsum[l32 + 32u * c] = acc[c];
+        }
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < MAX_DV4_PER_LANE; c = c + 1u) {
+        acc[c] = acc[c] + vsum[l32 + 32u * c];
     }
     if (split) {
         // an empty split (past this query's last key) writes m = -inf, l = 0, acc = 0
@@ -149,10 +175,12 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             atomicStore(&part[mine], bitcast<u32>(m));
             atomicStore(&part[mine + 1u], bitcast<u32>(l));
         }
-        for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
-            let dim = lane.index + c * WG;
-            if (dim < p.dv) {
-                atomicStore(&part[mine + 2u + dim], bitcast<u32>(acc[c]));
+        for (var c = 0u; c < MAX_DV4_PER_LANE; c = c + 1u) {
+            for (var e = 0u; e < 4u; e = e + 1u) {
+                let dim = 4u * (l32 + 32u * c) + e;
+                if (half == 0u && dim < p.dv) {
+                    atomicStore(&part[mine + 2u + dim], bitcast<u32>(acc[c][e]));
+                }
             }
         }
         // release this partial, then count it; the last to arrive merges
@@ -180,9 +208,8 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         probs[lane.index] = f;
         // wg_sum ends with a barrier, so every factor is in probs here
         let total = wg_sum(ls * f, lane);
-        for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
-            let dim = lane.index + c * WG;
-            if (dim < p.dv) {
+        for (var dim = lane.index; dim < p.dv; dim = dim + WG) {
+            {
                 var a = 0.0;
                 var sp = 0u;
                 // four independent loads in flight
@@ -205,10 +232,12 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         }
         return;
     }
-    for (var c = 0u; c < MAX_DV_PER_LANE; c = c + 1u) {
-        let dim = lane.index + c * WG;
-        if (dim < p.dv) {
-            out[wid * p.dv + dim] = acc[c] / l;
+    for (var c = 0u; c < MAX_DV4_PER_LANE; c = c + 1u) {
+        for (var e = 0u; e < 4u; e = e + 1u) {
+            let dim = 4u * (l32 + 32u * c) + e;
+            if (half == 0u && dim < p.dv) {
+                out[wid * p.dv + dim] = acc[c][e] / l;
+            }
         }
     }
 }

@@ -115,8 +115,12 @@ fn attention_with_keys_from_inputs() {
     let mut s = Suite::new(43);
     // kv over 64 with few queries: decode plans split the keys over workgroups of 64 and
     // merge the partials (at t 3, kv 129 the first query sees none of the last split); past
-    // 64 splits (kv > 4096) the splits widen
+    // 64 splits (kv > 4096) the splits widen; over eight queries (prefill) blocks of queries
+    // share their key loads (attention_tiled.wgsl), several blocks and chunks of keys
     let cases = [
+        (12, 12),
+        (20, 50),
+        (37, 37),
         (1, 1),
         (3, 7),
         (6, 6),
@@ -129,7 +133,10 @@ fn attention_with_keys_from_inputs() {
     ];
     // head dims that are a multiple of four (vector loads), and ones that are not
     let dims = cases.map(|(t, kv)| (t, kv, 24, 20));
-    for (t, kv, d, dv) in dims.into_iter().chain([(1, 150, 22, 18), (5, 9, 22, 18)]) {
+    for (t, kv, d, dv) in dims
+        .into_iter()
+        .chain([(1, 150, 22, 18), (5, 9, 22, 18), (20, 30, 22, 18)])
+    {
         let mut g = Graph::new();
         let q = f32_input(&mut g, "q", shape![Sym::T, 6, d]);
         let k = f32_input(&mut g, "k", shape![Sym::Kv, 3, d]);

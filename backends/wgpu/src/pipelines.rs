@@ -70,6 +70,13 @@ fn layout_entries(kernel: Kernel) -> Vec<wgpu::BindGroupLayoutEntry> {
     v
 }
 
+/// wgpu's runtime checks, all on but forced loop bounding (see [`compile`]).
+fn runtime_checks() -> wgpu::ShaderRuntimeChecks {
+    let mut checks = wgpu::ShaderRuntimeChecks::checked();
+    checks.force_loop_bounding = false;
+    checks
+}
+
 fn compile(gpu: &Gpu, kernel: Kernel) -> Result<Pipeline, WgpuError> {
     let label = kernel.label(gpu.caps);
     let wgsl = kernel.wgsl(gpu.caps).map_err(|msg| WgpuError::Shader {
@@ -77,10 +84,18 @@ fn compile(gpu: &Gpu, kernel: Kernel) -> Result<Pipeline, WgpuError> {
         msg,
     })?;
     let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some(&label),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
-    });
+    };
+    // SAFETY: `force_loop_bounding` off is the one runtime check dropped: the caller must ensure
+    // that no shader loops forever. Every loop in shaders/ counts an index up to a bound from the
+    // parameter block or a constant, by a step of at least one, and the bounds are element counts
+    // of bound buffers (below 2^31), so no loop can wrap around; bounds checks on every buffer
+    // access stay on. Naga's loop counters otherwise keep drivers from unrolling the kernels'
+    // inner loops: on an H100 they cost a quarter of decode speed and of the big mat-vecs' bandwidth
+    // (BENCHMARKS.md, "naga's loop bounding").
+    let module = unsafe { gpu.device.create_shader_module_trusted(desc, runtime_checks()) };
     let layout = gpu.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some(&label),
         entries: &layout_entries(kernel),

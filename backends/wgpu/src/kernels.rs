@@ -109,6 +109,7 @@ pub enum Kernel {
     SoftMax,
     Rope,
     Attention,
+    AttentionTiled,
     Copy,
     Sum,
     Gather,
@@ -133,6 +134,15 @@ pub const ROUTER_MAX_K: usize = 256;
 pub const MAX_GROUPS: usize = 256;
 /// Head dims `attention` handles (`MAX_D`, and `WG * MAX_DV_PER_LANE` for v, in attention.wgsl).
 pub const ATTENTION_MAX_D: usize = 512;
+/// Query rows per workgroup of `attention_tiled.wgsl` (`QR`), its keys per chunk (`KC`) and the
+/// largest head dim it takes (`4 * MAXD4`).
+pub const ATTENTION_TILE_ROWS: usize = 32;
+pub const ATTENTION_TILE_KEYS: usize = 16;
+pub const ATTENTION_TILE_MAX_D: usize = 128;
+/// Workgroup memory `attention_tiled.wgsl` declares, in bytes.
+pub const ATTENTION_TILE_SHARED: u32 =
+    (16 * (ATTENTION_TILE_ROWS + ATTENTION_TILE_KEYS) * (ATTENTION_TILE_MAX_D / 4 + 1)
+        + 4 * ATTENTION_TILE_ROWS * (ATTENTION_TILE_KEYS + 2)) as u32;
 /// Tile of `mat_mul.wgsl`: weight rows by rows of x.
 pub const MAT_MUL_TILE: (usize, usize) = (64, 64);
 
@@ -243,6 +253,7 @@ impl Kernel {
             Kernel::SoftMax => "soft_max",
             Kernel::Rope => "rope",
             Kernel::Attention => "attention",
+            Kernel::AttentionTiled => "attention_tiled",
             Kernel::Copy => "copy",
             Kernel::Sum => "sum",
             Kernel::Gather => "gather",
@@ -274,6 +285,7 @@ impl Kernel {
             Kernel::SoftMax => include_str!("../../../shaders/soft_max.wgsl"),
             Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
             Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
+            Kernel::AttentionTiled => include_str!("../../../shaders/attention_tiled.wgsl"),
             Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
             Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
             Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
@@ -306,6 +318,7 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
+            | Kernel::AttentionTiled
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -347,6 +360,8 @@ impl Kernel {
             | Kernel::MoeGateUp(_)
             | Kernel::MoeDown(_)
             | Kernel::GateUp(..) => 128,
+            // four invocations per query row (QR in attention_tiled.wgsl)
+            Kernel::AttentionTiled => 4 * ATTENTION_TILE_ROWS as u32,
             _ => 64,
         }
     }
@@ -369,6 +384,7 @@ impl Kernel {
             Kernel::Rope => (3, 1),
             // out, then the partials and per-row counters of split (decode) attention
             Kernel::Attention => (3, 3),
+            Kernel::AttentionTiled => (3, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
             Kernel::NormRope => (5, 3),
@@ -395,6 +411,7 @@ impl Kernel {
             | Kernel::SoftMax
             | Kernel::Rope
             | Kernel::Attention
+            | Kernel::AttentionTiled
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -502,6 +519,7 @@ impl Kernel {
             Kernel::SoftMax,
             Kernel::Rope,
             Kernel::Attention,
+            Kernel::AttentionTiled,
             Kernel::Copy,
             Kernel::Sum,
             Kernel::Gather,

@@ -6,7 +6,10 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, Unary, ATTENTION_MAX_D, MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K};
+use crate::kernels::{
+    Binary, Kernel, Unary, ATTENTION_MAX_D, ATTENTION_TILE_MAX_D, ATTENTION_TILE_ROWS, ATTENTION_TILE_SHARED,
+    MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K,
+};
 use crate::pipelines::{grid, grid_items, Params};
 use crate::plan::{count, BytesFn, KvCheck, Loc, PlanInput, Planner};
 use crate::weights::{ViewOp, WeightView};
@@ -461,6 +464,31 @@ impl Planner<'_, '_> {
             let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
             (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
         });
+        let group = heads / kv_heads.max(1);
+        let tiled = self.cap.t > MAT_VEC_MAX_B
+            && d % 4 == 0
+            && dv % 4 == 0
+            && d <= ATTENTION_TILE_MAX_D
+            && dv <= ATTENTION_TILE_MAX_D
+            && heads % kv_heads.max(1) == 0
+            && group <= ATTENTION_TILE_ROWS
+            && ATTENTION_TILE_ROWS % group == 0
+            && self.gpu.limits.max_compute_workgroup_storage_size >= ATTENTION_TILE_SHARED;
+        if tiled {
+            // prefill: a block of queries per workgroup, each key and value loaded once for all
+            let tokens_per_group = ATTENTION_TILE_ROWS / group;
+            return self.push_counted(
+                Kernel::AttentionTiled,
+                vec![q, k, v, out],
+                Box::new(move |b| {
+                    let t = qs.dims()[0].bind(b);
+                    let kv = ks.dims()[0].bind(b);
+                    let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
+                    (p, [t.div_ceil(tokens_per_group) as u32, kv_heads as u32, 1])
+                }),
+                bytes,
+            );
+        }
         let rows_cap = qs.bind(&self.cap)[0] * heads;
         // one counter per query head, zero between launches (the last workgroup resets its own)
         let counters = self.dedicated(4 * rows_cap as u64, "attention counters")?;

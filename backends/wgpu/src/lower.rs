@@ -471,8 +471,8 @@ impl Planner<'_, '_> {
             && d <= ATTENTION_TILE_MAX_D
             && dv <= ATTENTION_TILE_MAX_D
             && heads % kv_heads.max(1) == 0
-            && group <= ATTENTION_TILE_ROWS
-            && ATTENTION_TILE_ROWS % group == 0
+            && group >= 1
+            && ATTENTION_TILE_ROWS.is_multiple_of(group)
             && self.gpu.limits.max_compute_workgroup_storage_size >= ATTENTION_TILE_SHARED;
         if tiled {
             // prefill: a block of queries per workgroup, each key and value loaded once for all

@@ -39,22 +39,12 @@ fn tile_products(li: u32) -> Acc {
     var xb = x4(lr, lc + 4u);
     for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
         let o = lc * 16u + e;
-        ws[o][c] = wa.x;
-        ws[o + 16u][c] = wa.y;
-        ws[o + 32u][c] = wa.z;
-        ws[o + 48u][c] = wa.w;
-        ws[o + 64u][c] = wb.x;
-        ws[o + 80u][c] = wb.y;
-        ws[o + 96u][c] = wb.z;
-        ws[o + 112u][c] = wb.w;
-        xs[o][c] = xa.x;
-        xs[o + 16u][c] = xa.y;
-        xs[o + 32u][c] = xa.z;
-        xs[o + 48u][c] = xa.w;
-        xs[o + 64u][c] = xb.x;
-        xs[o + 80u][c] = xb.y;
-        xs[o + 96u][c] = xb.z;
-        xs[o + 112u][c] = xb.w;
+        for (var q = 0u; q < 4u; q = q + 1u) {
+            ws[o + 16u * q][c] = wa[q];
+            ws[o + 64u + 16u * q][c] = wb[q];
+            xs[o + 16u * q][c] = xa[q];
+            xs[o + 64u + 16u * q][c] = xb[q];
+        }
         workgroupBarrier();
         let next = k0 + TK;
         if (next < p.k) {

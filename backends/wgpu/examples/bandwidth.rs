@@ -7,6 +7,8 @@
 
 use std::time::Instant;
 
+mod common;
+
 const SHADER: &str = r#"
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
@@ -41,23 +43,10 @@ const REPS: u32 = 20;
 
 fn main() {
     let mib: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1024);
-    let adapter = match lingot_wgpu::pick(false, None) {
-        Ok(Some(a)) => a,
-        other => {
-            eprintln!("no adapter: {:?}", other.err());
-            std::process::exit(1);
-        }
-    };
+    let (adapter, device, queue) = common::open();
     let info = adapter.get_info();
     let limits = adapter.limits();
     let bytes = (mib << 20).min(limits.max_storage_buffer_binding_size);
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        label: None,
-        required_features: wgpu::Features::empty(),
-        required_limits: limits.clone(),
-        ..Default::default()
-    }))
-    .unwrap_or_else(|e| panic!("device: {e}"));
     let src = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("src"),
         size: bytes,

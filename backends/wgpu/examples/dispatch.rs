@@ -7,6 +7,8 @@
 
 use std::time::Instant;
 
+mod common;
+
 const SHADER: &str = r#"
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
@@ -19,21 +21,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
-    let adapter = match lingot_wgpu::pick(false, None) {
-        Ok(Some(a)) => a,
-        other => {
-            eprintln!("no adapter: {:?}", other.err());
-            std::process::exit(1);
-        }
-    };
+    let (adapter, device, queue) = common::open();
     let info = adapter.get_info();
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        label: None,
-        required_features: wgpu::Features::empty(),
-        required_limits: adapter.limits(),
-        ..Default::default()
-    }))
-    .unwrap_or_else(|e| panic!("device: {e}"));
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
         source: wgpu::ShaderSource::Wgsl(SHADER.into()),

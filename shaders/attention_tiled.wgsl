@@ -4,14 +4,14 @@
 // (g = heads / kv_heads). Keys go in chunks of KC through workgroup memory:
 // 1. the chunk's keys; invocation i scores rows 4 (i / KC) .. + 4 against key i % KC (causal:
 //    key j is seen by query t when j <= kv - T + t);
-// 2. the owner of each row (invocations 0 .. QR) updates its running max and sum (online
-//    softmax), turns the scores into probabilities and leaves the correction of earlier sums;
+// 2. the four invocations of each row update its running max and sum (online softmax), turn the
+//    scores into probabilities and leave the correction of earlier sums;
 // 3. the chunk's values; invocation i adds them to its row's output dims (vec4 groups i % 4,
 //    i % 4 + 4, ...).
 // Head dims are multiples of four, at most 4 * MAXD4 (the lowering checks, else attention.wgsl).
 // Rows of q, keys and values are RS = MAXD4 + 1 vec4s apart in workgroup memory, so that the
 // rows a subgroup reads at once fall in different banks. Workgroup memory: (QR + KC) * RS vec4s
-// and QR * (KC + 2) floats (27 KiB).
+// and QR * (KC + 7) floats (27.6 KiB).
 
 const QR: u32 = 32u;
 const KC: u32 = 16u;
@@ -37,8 +37,10 @@ struct Params {
 var<workgroup> qs: array<vec4<f32>, QR * RS>;
 var<workgroup> kvs: array<vec4<f32>, KC * RS>; // the chunk's keys, then its values
 var<workgroup> sc: array<f32, QR * KC>;           // scores, then probabilities
-var<workgroup> corr: array<f32, QR>;
-var<workgroup> sums: array<f32, QR>;
+var<workgroup> corr: array<f32, QR>;    // the correction of a row's earlier sums
+var<workgroup> row_max: array<f32, QR>; // running max and sum of each row (online softmax)
+var<workgroup> row_sum: array<f32, QR>;
+var<workgroup> part: array<f32, WG>;    // partial maxima, then partial sums, of the four per row
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -64,8 +66,10 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let j_end = p.kv - p.tokens + t_last + 1u;
     let row = li / 4u;
     let quarter = li % 4u;
-    var m = neg_inf; // running max and sum of row li (invocations 0 .. QR)
-    var l = 0.0;
+    if (li < QR) {
+        row_max[li] = neg_inf;
+        row_sum[li] = 0.0;
+    }
     var acc: array<vec4<f32>, 8>;
     for (var j0 = 0u; j0 < j_end; j0 = j0 + KC) {
         for (var i = li; i < KC * d4; i = i + WG) {
@@ -93,28 +97,34 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             }
         }
         workgroupBarrier();
-        if (li < QR) {
-            var mx = m;
-            for (var kk = 0u; kk < KC; kk = kk + 1u) {
-                mx = max(mx, sc[li * KC + kk]);
-            }
-            var c = 1.0;
-            var sum = 0.0;
+        // four invocations a row, each over four of the chunk's scores: the row's new max, then
+        // probabilities and partial sums; the first of the four updates the row's max and sum
+        let mine = row * KC + 4u * quarter;
+        let m_old = row_max[row];
+        part[li] = max(max(sc[mine], sc[mine + 1u]), max(sc[mine + 2u], sc[mine + 3u]));
+        workgroupBarrier();
+        let q4 = 4u * row;
+        let mx = max(m_old, max(max(part[q4], part[q4 + 1u]), max(part[q4 + 2u], part[q4 + 3u])));
+        var sum = 0.0;
+        for (var u = 0u; u < 4u; u = u + 1u) {
+            var e = 0.0;
             if (mx != neg_inf) {
-                c = exp(m - mx);
-                for (var kk = 0u; kk < KC; kk = kk + 1u) {
-                    let e = exp(sc[li * KC + kk] - mx);
-                    sc[li * KC + kk] = e;
-                    sum = sum + e;
-                }
-            } else {
-                for (var kk = 0u; kk < KC; kk = kk + 1u) {
-                    sc[li * KC + kk] = 0.0;
-                }
+                e = exp(sc[mine + u] - mx);
             }
-            l = l * c + sum;
-            m = mx;
-            corr[li] = c;
+            sc[mine + u] = e;
+            sum = sum + e;
+        }
+        workgroupBarrier();
+        part[li] = sum;
+        workgroupBarrier();
+        if (quarter == 0u) {
+            var c = 1.0;
+            if (mx != neg_inf) {
+                c = exp(m_old - mx);
+            }
+            row_sum[row] = row_sum[row] * c + ((part[q4] + part[q4 + 1u]) + (part[q4 + 2u] + part[q4 + 3u]));
+            row_max[row] = mx;
+            corr[row] = c;
         }
         workgroupBarrier();
         for (var i = li; i < KC * dv4; i = i + WG) {
@@ -139,10 +149,6 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         }
         workgroupBarrier();
     }
-    if (li < QR) {
-        sums[li] = l;
-    }
-    workgroupBarrier();
     let t = t0 + row / g;
     if (row < tb * g && t < p.tokens) {
         let o = (t * p.heads + kh * g + row % g) * p.dv;
@@ -150,7 +156,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             let c = quarter + 4u * u;
             if (c < dv4) {
                 for (var e = 0u; e < 4u; e = e + 1u) {
-                    out[o + 4u * c + e] = acc[u][e] / sums[row];
+                    out[o + 4u * c + e] = acc[u][e] / row_sum[row];
                 }
             }
         }

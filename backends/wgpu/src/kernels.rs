@@ -142,7 +142,7 @@ pub const ATTENTION_TILE_MAX_D: usize = 128;
 /// Workgroup memory `attention_tiled.wgsl` declares, in bytes.
 pub const ATTENTION_TILE_SHARED: u32 =
     (16 * (ATTENTION_TILE_ROWS + ATTENTION_TILE_KEYS) * (ATTENTION_TILE_MAX_D / 4 + 1)
-        + 4 * ATTENTION_TILE_ROWS * (ATTENTION_TILE_KEYS + 2)) as u32;
+        + 4 * ATTENTION_TILE_ROWS * (ATTENTION_TILE_KEYS + 7)) as u32;
 /// Tile of `mat_mul.wgsl`: weight rows by rows of x.
 pub const MAT_MUL_TILE: (usize, usize) = (64, 64);
 

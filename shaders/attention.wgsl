@@ -13,7 +13,10 @@
 // to finish (a counter per head, reset by that workgroup) merges them, one split per invocation
 // (splits <= WG; the lowering widens the chunk to keep them so): M = max_s m_s,
 // out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so they are
-// written and read with atomic operations (device-coherent) after storage barriers.
+// written and read with atomic operations after storage barriers: naga gives those barriers
+// device-scope acquire/release semantics in SPIR-V (Vulkan), which is what orders a partial
+// before its counter; WGSL itself only promises workgroup scope (Metal and D3D12 rest on their
+// atomics being device-coherent).
 //@include reduce
 
 const MAX_D: u32 = 512u;
@@ -209,23 +212,21 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         // wg_sum ends with a barrier, so every factor is in probs here
         let total = wg_sum(ls * f, lane);
         for (var dim = lane.index; dim < p.dv; dim = dim + WG) {
-            {
-                var a = 0.0;
-                var sp = 0u;
-                // four independent loads in flight
-                for (; sp + 4u <= nwg.y; sp = sp + 4u) {
-                    let o = base + sp * stride + 2u + dim;
-                    let a0 = bitcast<f32>(atomicLoad(&part[o]));
-                    let a1 = bitcast<f32>(atomicLoad(&part[o + stride]));
-                    let a2 = bitcast<f32>(atomicLoad(&part[o + 2u * stride]));
-                    let a3 = bitcast<f32>(atomicLoad(&part[o + 3u * stride]));
-                    a = a + a0 * probs[sp] + a1 * probs[sp + 1u] + a2 * probs[sp + 2u] + a3 * probs[sp + 3u];
-                }
-                for (; sp < nwg.y; sp = sp + 1u) {
-                    a = a + bitcast<f32>(atomicLoad(&part[base + sp * stride + 2u + dim])) * probs[sp];
-                }
-                out[wid * p.dv + dim] = a / total;
+            var a = 0.0;
+            var sp = 0u;
+            // four independent loads in flight
+            for (; sp + 4u <= nwg.y; sp = sp + 4u) {
+                let o = base + sp * stride + 2u + dim;
+                let a0 = bitcast<f32>(atomicLoad(&part[o]));
+                let a1 = bitcast<f32>(atomicLoad(&part[o + stride]));
+                let a2 = bitcast<f32>(atomicLoad(&part[o + 2u * stride]));
+                let a3 = bitcast<f32>(atomicLoad(&part[o + 3u * stride]));
+                a = a + a0 * probs[sp] + a1 * probs[sp + 1u] + a2 * probs[sp + 2u] + a3 * probs[sp + 3u];
             }
+            for (; sp < nwg.y; sp = sp + 1u) {
+                a = a + bitcast<f32>(atomicLoad(&part[base + sp * stride + 2u + dim])) * probs[sp];
+            }
+            out[wid * p.dv + dim] = a / total;
         }
         if (lane.index == 0u) {
             atomicStore(&counters[wid], 0u);

@@ -6,7 +6,6 @@
 //@include dtype
 //@include reduce
 
-
 struct Params {
     k: u32,
     rows: u32,

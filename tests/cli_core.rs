@@ -191,3 +191,32 @@ fn override_kv_changes_routing() {
         "{got:?}"
     );
 }
+
+/// A malformed `LINGOT_WGPU_SUBMIT` is an error that names the variable, not a silent default.
+#[test]
+fn a_bad_submit_size_in_the_environment_is_named() {
+    let model = gguf_path("tiny", "F32");
+    let out = tmp("never-env.npy");
+    let r = Command::new(env!("CARGO_BIN_EXE_lingot"))
+        .args([
+            "logits",
+            "-m",
+            model.to_str().unwrap(),
+            "--backend",
+            "wgpu",
+            "--tokens",
+            "1",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .env("LINGOT_WGPU_SUBMIT", "lots")
+        .output()
+        .expect("the lingot binary runs");
+    let err = stderr(&r);
+    assert!(!r.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(
+        err.contains("LINGOT_WGPU_SUBMIT"),
+        "the error should name the variable: {err}"
+    );
+    assert!(!out.exists(), "a failed run must not leave an output file");
+}

@@ -1,8 +1,9 @@
 //! The launch count `lingot dump-ir --stats` prints (`lingot_passes::stats::launches_wgpu`, from
 //! the graph alone) is the count of launches lingot-wgpu's plan really records
 //! (`WgpuBackend::launches`) for a decode step, on the built-in model's graph before and after
-//! the default pipeline, with one key split and with several (split attention merges in its own
-//! launch). Takes the best wgpu adapter, lavapipe included, and fails without one.
+//! the default pipeline, with one key split and with several (the last workgroup of a head
+//! merges the splits: still one launch). Takes the best wgpu adapter, lavapipe included, and
+//! fails without one.
 
 use lingot_ir::{Bindings, Graph};
 use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};

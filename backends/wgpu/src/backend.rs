@@ -1,7 +1,8 @@
 //! [`WgpuBackend`]: the [`Backend`] the command line drives. A run finds (or makes) the plan of
 //! its graph and batch-size bucket, checks and uploads the inputs, writes every launch's
-//! parameters in one buffer write, records all launches in one compute pass of one command
-//! encoder, copies the outputs to a staging buffer and reads them back: nothing returns to the
+//! parameters in one buffer write, records the launches in compute passes of
+//! `launches_per_submit` launches, each submitted as soon as it is recorded (the last one also
+//! copies the outputs to a staging buffer), and reads the outputs back: nothing returns to the
 //! CPU in between.
 
 use std::collections::hash_map::DefaultHasher;
@@ -35,8 +36,9 @@ pub struct WgpuOptions {
     pub max_weight_chunk: Option<u64>,
     /// Launches recorded before a command buffer is submitted (0: the whole run in one). The
     /// GPU starts on the first part while the host records the rest; recording costs ~2 us a
-    /// launch, about what the launch itself costs the GPU. Default 32 (best of 0, 32, 64, 128 for
-    /// Ling-mini-2.0 decode on an H100, BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` overrides it.
+    /// launch, about what the launch itself costs the GPU. Default 32 (best of 0, 16, 32, 64, 128
+    /// for Ling-mini-2.0 decode on an H100, BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` in the
+    /// environment overrides it when the backend opens.
     pub launches_per_submit: usize,
 }
 
@@ -47,10 +49,7 @@ impl Default for WgpuOptions {
             subgroups: true,
             shader_f16: true,
             max_weight_chunk: None,
-            launches_per_submit: std::env::var("LINGOT_WGPU_SUBMIT")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(32),
+            launches_per_submit: 32,
         }
     }
 }
@@ -112,7 +111,14 @@ impl<'w> WgpuBackend<'w> {
             pipes: Pipelines::default(),
             plans: HashMap::new(),
             plan_order: VecDeque::new(),
-            launches_per_submit: options.launches_per_submit,
+            launches_per_submit: match std::env::var("LINGOT_WGPU_SUBMIT") {
+                Ok(v) => v.trim().parse().map_err(|_| WgpuError::BadEnv {
+                    var: "LINGOT_WGPU_SUBMIT",
+                    value: v.clone(),
+                    want: "a whole number of launches per submit (0: one submit per run)",
+                })?,
+                Err(_) => options.launches_per_submit,
+            },
             gpu,
         })
     }

@@ -41,6 +41,12 @@ pub enum WgpuError {
     NoTimestamps { adapter: String },
     #[error("shader {label}: {msg}")]
     Shader { label: String, msg: String },
+    #[error("{var}={value:?}: want {want}")]
+    BadEnv {
+        var: &'static str,
+        value: String,
+        want: &'static str,
+    },
 }
 
 impl From<WgpuError> for BackendError {

@@ -132,7 +132,7 @@ pub const ROUTER_MAX_E: usize = 1024;
 pub const ROUTER_MAX_K: usize = 256;
 /// Groups `group_mask` and `moe_router` handle (`MAX_GROUPS` in groups.wgsl).
 pub const MAX_GROUPS: usize = 256;
-/// Head dims `attention` handles (`MAX_D`, and `WG * MAX_DV_PER_LANE` for v, in attention.wgsl).
+/// Head dims `attention` handles (`MAX_D`, and `4 * 32 * MAX_DV4_PER_LANE` for v, in attention.wgsl).
 pub const ATTENTION_MAX_D: usize = 512;
 /// Query rows per workgroup of `attention_tiled.wgsl` (`QR`), its keys per chunk (`KC`) and the
 /// largest head dim it takes (`4 * MAXD4`).

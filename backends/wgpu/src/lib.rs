@@ -5,8 +5,8 @@
 //! - [`kernels`]: the catalogue of kernels and the one text step that makes WGSL variants.
 //! - `weights`, `kv`: weights uploaded once in their stored dtype (split over several buffers
 //!   when larger than one binding) and GPU-resident KV caches.
-//! - `plan`, `lower`, `lower_matrix`, `lower_fused`: a graph compiled into buffers and kernel
-//!   launches.
+//! - `plan`, `lower`, `lower_matrix`, `lower_fused`, `lower_attention`: a graph compiled into
+//!   buffers and kernel launches.
 //! - [`WgpuBackend`]: runs plans, one command encoder per forward pass; [`profile`]: per-kernel
 //!   GPU times of one run (`WgpuBackend::profile`, timestamp queries in `timer`).
 //!
@@ -18,6 +18,7 @@ mod error;
 pub mod kernels;
 mod kv;
 mod lower;
+mod lower_attention;
 mod lower_fused;
 mod lower_matrix;
 mod pipelines;

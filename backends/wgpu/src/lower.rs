@@ -6,12 +6,9 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
 
-use crate::kernels::{
-    Binary, Kernel, Unary, ATTENTION_MAX_D, ATTENTION_TILE_MAX_D, ATTENTION_TILE_ROWS, ATTENTION_TILE_SHARED,
-    MAT_VEC_MAX_B, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K,
-};
+use crate::kernels::{Binary, Kernel, Unary, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K};
 use crate::pipelines::{grid, grid_items, Params};
-use crate::plan::{count, BytesFn, KvCheck, Loc, PlanInput, Planner};
+use crate::plan::{count, Loc, PlanInput, Planner};
 use crate::weights::{ViewOp, WeightView};
 
 const WG: u32 = 64;
@@ -239,7 +236,7 @@ impl Planner<'_, '_> {
                 scale,
             } => {
                 let e = self.ty(ops[0]).shape.dims()[1].as_const().unwrap_or(usize::MAX);
-                if e > ROUTER_MAX_E || *groups > MAX_GROUPS || *k > ROUTER_MAX_K {
+                if e > ROUTER_MAX_E || *groups > MAX_GROUPS || *k > ROUTER_MAX_K || *k > e {
                     return Err(self.err(format!(
                         "{k} of {e} experts in {groups} groups; the kernel chooses up to {ROUTER_MAX_K} of \
                          {ROUTER_MAX_E} in {MAX_GROUPS}"
@@ -433,130 +430,11 @@ impl Planner<'_, '_> {
         self.define(0, Loc::Act { buffer, pool: None });
         Ok(())
     }
-
-    fn attention(&mut self, ops: &[Value], scale: f32) -> Result<(), BackendError> {
-        let (qs, ks, vs) = (
-            self.ty(ops[0]).shape.clone(),
-            self.ty(ops[1]).shape.clone(),
-            self.ty(ops[2]).shape.clone(),
-        );
-        let c = |s: &Shape, i: usize| s.dims()[i].as_const();
-        let (Some(heads), Some(kv_heads), Some(d), Some(dv)) = (c(&qs, 1), c(&ks, 1), c(&qs, 2), c(&vs, 2)) else {
-            return Err(self.err("attention needs constant heads and head dims"));
-        };
-        if d > ATTENTION_MAX_D || dv > ATTENTION_MAX_D {
-            return Err(self.err(format!(
-                "head dims {d}/{dv}; the kernel handles up to {ATTENTION_MAX_D}"
-            )));
-        }
-        self.kv_checks.push(KvCheck {
-            node: self.label(),
-            queries: qs.dims()[0],
-            keys: ks.dims()[0],
-        });
-        let q = self.act(ops[0])?;
-        let k = self.act(ops[1])?;
-        let v = self.act(ops[2])?;
-        let out = self.out(0)?;
-        let (qs2, ks2) = (qs.clone(), ks.clone());
-        // q, and the keys and values of the positions attended to
-        let bytes: BytesFn = Box::new(move |b| {
-            let (t, kv) = (qs2.dims()[0].bind(b), ks2.dims()[0].bind(b));
-            (4 * (t * heads * d + kv * kv_heads * (d + dv))) as u64
-        });
-        let group = heads / kv_heads.max(1);
-        let tiled = self.cap.t > MAT_VEC_MAX_B
-            && d % 4 == 0
-            && dv % 4 == 0
-            && d <= ATTENTION_TILE_MAX_D
-            && dv <= ATTENTION_TILE_MAX_D
-            && heads % kv_heads.max(1) == 0
-            && group >= 1
-            && ATTENTION_TILE_ROWS.is_multiple_of(group)
-            && self.gpu.limits.max_compute_workgroup_storage_size >= ATTENTION_TILE_SHARED;
-        if tiled {
-            // prefill: a block of queries per workgroup, each key and value loaded once for all
-            let tokens_per_group = ATTENTION_TILE_ROWS / group;
-            return self.push_counted(
-                Kernel::AttentionTiled,
-                vec![q, k, v, out],
-                Box::new(move |b| {
-                    let t = qs.dims()[0].bind(b);
-                    let kv = ks.dims()[0].bind(b);
-                    let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                    (p, [t.div_ceil(tokens_per_group) as u32, kv_heads as u32, 1])
-                }),
-                bytes,
-            );
-        }
-        let rows_cap = qs.bind(&self.cap)[0] * heads;
-        // one counter per query head, zero between launches (the last workgroup resets its own)
-        let counters = self.dedicated(4 * rows_cap as u64, "attention counters")?;
-        if self.cap.t > MAT_VEC_MAX_B {
-            let unused = self.temp(4)?;
-            return self.push_counted(
-                Kernel::Attention,
-                vec![q, k, v, out, unused, counters],
-                Box::new(move |b| {
-                    let t = qs.dims()[0].bind(b);
-                    let kv = ks.dims()[0].bind(b);
-                    let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                    (p.u(u32::MAX as usize).u(0), grid(t * heads))
-                }),
-                bytes,
-            );
-        }
-        // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each); the
-        // last workgroup of each query head merges the partials
-        let max_splits = split_keys(ks.bind(&self.cap)[0]).1;
-        let part = self.temp(rows_cap * max_splits * (dv + 2))?;
-        self.push_counted(
-            Kernel::Attention,
-            vec![q, k, v, out, part, counters],
-            Box::new(move |b| {
-                let t = qs.dims()[0].bind(b);
-                let kv = ks.dims()[0].bind(b);
-                let (chunk, splits) = split_keys(kv);
-                let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                (p.u(chunk).u(1), [(t * heads) as u32, splits as u32, 1])
-            }),
-            bytes,
-        )
-    }
-}
-
-/// Keys per workgroup of split (decode) attention, at least.
-const ATTENTION_SPLIT: usize = 64;
-/// Splits of one query head at most: the kernel merges them one per invocation.
-const ATTENTION_MAX_SPLITS: usize = 64;
-
-/// `(keys per split, splits)` of split attention over `kv` keys: splits of ATTENTION_SPLIT keys,
-/// wider (in multiples of it) past ATTENTION_MAX_SPLITS of them.
-fn split_keys(kv: usize) -> (usize, usize) {
-    let chunk = kv
-        .div_ceil(ATTENTION_MAX_SPLITS)
-        .next_multiple_of(ATTENTION_SPLIT)
-        .max(ATTENTION_SPLIT);
-    (chunk, kv.div_ceil(chunk).max(1))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{broadcast4, split_keys, ATTENTION_MAX_SPLITS, ATTENTION_SPLIT};
-
-    #[test]
-    fn split_attention_covers_the_keys_in_few_enough_splits() {
-        for kv in [1, 63, 64, 65, 4096, 4097, 6000, 131072, 1 << 20] {
-            let (chunk, splits) = split_keys(kv);
-            assert!(splits <= ATTENTION_MAX_SPLITS, "kv {kv}: {splits} splits");
-            assert_eq!(chunk % ATTENTION_SPLIT, 0, "kv {kv}: chunk {chunk}");
-            assert!(
-                chunk * splits >= kv && chunk * (splits - 1) < kv,
-                "kv {kv}: {splits} x {chunk}"
-            );
-        }
-        assert_eq!(split_keys(200), (64, 4));
-    }
+    use super::broadcast4;
 
     #[test]
     fn broadcasts_collapse() {

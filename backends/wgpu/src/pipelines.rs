@@ -88,13 +88,16 @@ fn compile(gpu: &Gpu, kernel: Kernel) -> Result<Pipeline, WgpuError> {
         label: Some(&label),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
     };
-    // SAFETY: `force_loop_bounding` off is the one runtime check dropped: the caller must ensure
-    // that no shader loops forever. Every loop in shaders/ counts an index up to a bound from the
-    // parameter block or a constant, by a step of at least one, and the bounds are element counts
-    // of bound buffers (below 2^31), so no loop can wrap around; bounds checks on every buffer
-    // access stay on. Naga's loop counters otherwise keep drivers from unrolling the kernels'
-    // inner loops: on an H100 they cost a quarter of decode speed and of the big mat-vecs' bandwidth
-    // (BENCHMARKS.md, "naga's loop bounding").
+    // SAFETY: `force_loop_bounding` off is the one runtime check dropped; the caller must ensure
+    // that no shader loops forever. The loops in shaders/ count up by a positive constant step to
+    // a bound from the parameter block, a constant or `num_workgroups` (element counts of bound
+    // buffers, below 2^31, so a counter cannot wrap), halve down to zero (the reductions), or count
+    // an i32 down from 3 (binary.wgsl). Attention's key loops end at `kv - T + t + 1`, which the
+    // plan's `KvCheck` keeps from wrapping (a run with fewer keys than queries is refused before it
+    // is recorded). Bounds checks on every buffer access stay on. Naga's loop counters otherwise
+    // keep drivers from unrolling the kernels' inner loops: on an H100 they cost a quarter of
+    // decode speed and two thirds of the output mat-vec's bandwidth (BENCHMARKS.md, "naga's loop
+    // bounding").
     let module = unsafe { gpu.device.create_shader_module_trusted(desc, runtime_checks()) };
     let layout = gpu.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some(&label),

@@ -115,7 +115,7 @@ fn attention_with_keys_from_inputs() {
     let mut s = Suite::new(43);
     // kv over 64 with few queries: decode plans split the keys over workgroups of 64 and
     // merge the partials (at t 3, kv 129 the first query sees none of the last split); past
-    // 64 splits (kv > 4096) the splits widen; over eight queries (prefill) blocks of queries
+    // 64 splits (kv > 4096) the splits widen (4096 keys in a 6000-key context: the most splits); over eight queries (prefill) blocks of queries
     // share their key loads (attention_tiled.wgsl), several blocks and chunks of keys
     let cases = [
         (12, 12),
@@ -128,6 +128,7 @@ fn attention_with_keys_from_inputs() {
         (1, 200),
         (3, 129),
         (1, 64),
+        (1, 4096),
         (1, 4097),
         (2, 6000),
     ];

@@ -2,16 +2,18 @@
 //!
 //! - [`device`]: adapters (`lingot devices`, `--device N`, `--backend auto`) and the opened device
 //!   with its real limits and optional features.
-//! - [`kernels`]: the catalogue of kernels and the one text step that makes WGSL variants.
+//! - [`kernels`]: the catalogue of kernels; `assemble`: the one text step that makes their WGSL
+//!   variants.
 //! - `weights`, `kv`: weights uploaded once in their stored dtype (split over several buffers
 //!   when larger than one binding) and GPU-resident KV caches.
 //! - `plan`, `lower`, `lower_matrix`, `lower_fused`, `lower_attention`: a graph compiled into
 //!   buffers and kernel launches.
-//! - [`WgpuBackend`]: runs plans, one command encoder per forward pass; [`profile`]: per-kernel
+//! - [`WgpuBackend`]: runs plans, submitted in parts as they are recorded; [`profile`]: per-kernel
 //!   GPU times of one run (`WgpuBackend::profile`, timestamp queries in `timer`).
 //!
 //! What must not live here: anything about a particular model (that is `lingot-models`).
 
+mod assemble;
 mod backend;
 pub mod device;
 mod error;

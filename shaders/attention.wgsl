@@ -14,9 +14,9 @@
 // (splits <= WG; the lowering widens the chunk to keep them so): M = max_s m_s,
 // out = Σ_s acc_s e^(m_s - M) / Σ_s l_s e^(m_s - M). Partials cross workgroups, so they are
 // written and read with atomic operations after storage barriers: naga gives those barriers
-// device-scope acquire/release semantics in SPIR-V (Vulkan), which is what orders a partial
-// before its counter; WGSL itself only promises workgroup scope (Metal and D3D12 rest on their
-// atomics being device-coherent).
+// device-scope acquire/release semantics in SPIR-V, which is what orders a partial before its
+// counter. WGSL itself promises only workgroup scope, so elsewhere than Vulkan the lowering asks
+// for partials only (`split` 2) and merges them with attention_merge.wgsl.
 //@include reduce
 
 const MAX_D: u32 = 512u;
@@ -31,7 +31,7 @@ struct Params {
     kv: u32,
     scale: f32,
     chunk: u32,  // keys per split
-    split: u32,  // 1: write partials (see above)
+    split: u32,  // 0: whole queries; 1: partials, merged by the last workgroup; 2: partials only
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -57,7 +57,7 @@ fn v4_at(o: u32) -> vec4<f32> {
 
 @compute @workgroup_size(WG)
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let split = p.split == 1u;
+    let split = p.split != 0u;
     var wid = wg.x + wg.y * nwg.x;
     var s = 0u;
     if (split) {
@@ -185,6 +185,9 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
                     atomicStore(&part[mine + 2u + dim], bitcast<u32>(acc[c][e]));
                 }
             }
+        }
+        if (p.split == 2u) {
+            return; // attention_merge.wgsl merges them in a launch of its own
         }
         // release this partial, then count it; the last to arrive merges
         storageBarrier();

@@ -8,7 +8,9 @@
 //! few ops take more than one launch in uncommon forms (`moe_down` with more than two addends
 //! adds each further one with its own launch; `moe_gate_up` and `gate_up` with differently stored
 //! gate and up are two products and a swiglu; `rms_norm_mul` with a weight that scales more than
-//! the last axis is a norm and a broadcast mul). The count a real plan records is
+//! the last axis is a norm and a broadcast mul). This is the count on Vulkan; on other backends
+//! split decode attention (over 64 keys) adds an `attention_merge` launch per layer
+//! (`lingot_wgpu::AttentionMerge`). The count a real plan records is
 //! `WgpuBackend::launches`; `tests/launch_count.rs` checks the two agree on whole models.
 //! Neither counts the extra launch per chunk of a weight larger than one storage binding
 //! (device-dependent).

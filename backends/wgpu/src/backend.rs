@@ -22,6 +22,19 @@ use crate::timer::Timer;
 use crate::weights::{write_padded, WeightStore};
 use crate::WgpuError;
 
+/// Where split decode attention merges its partials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttentionMerge {
+    /// In the attention kernel on Vulkan, in a launch of its own elsewhere.
+    #[default]
+    Auto,
+    /// The last workgroup of each query head merges them (one launch). It relies on storage
+    /// barriers with device scope, which naga emits in SPIR-V; WGSL promises workgroup scope.
+    InKernel,
+    /// An `attention_merge` launch after the attention kernel (correct on every backend).
+    Launch,
+}
+
 /// How to open the backend.
 #[derive(Debug, Clone)]
 pub struct WgpuOptions {
@@ -40,6 +53,8 @@ pub struct WgpuOptions {
     /// for Ling-mini-2.0 decode on an H100, BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` in the
     /// environment overrides it when the backend opens.
     pub launches_per_submit: usize,
+    /// See [`AttentionMerge`].
+    pub attention_merge: AttentionMerge,
 }
 
 impl Default for WgpuOptions {
@@ -50,6 +65,7 @@ impl Default for WgpuOptions {
             shader_f16: true,
             max_weight_chunk: None,
             launches_per_submit: 32,
+            attention_merge: AttentionMerge::Auto,
         }
     }
 }
@@ -95,13 +111,18 @@ impl<'w> WgpuBackend<'w> {
         weights: &'w dyn Weights,
         options: WgpuOptions,
     ) -> Result<WgpuBackend<'w>, WgpuError> {
-        let gpu = Gpu::open(
+        let mut gpu = Gpu::open(
             adapter,
             Features {
                 subgroups: options.subgroups,
                 shader_f16: options.shader_f16,
             },
         )?;
+        match options.attention_merge {
+            AttentionMerge::Auto => {}
+            AttentionMerge::InKernel => gpu.merge_in_kernel = true,
+            AttentionMerge::Launch => gpu.merge_in_kernel = false,
+        }
         let limit = options
             .max_weight_chunk
             .map_or(gpu.max_binding(), |m| m.min(gpu.max_binding()));

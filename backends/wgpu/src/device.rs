@@ -186,6 +186,9 @@ pub struct Gpu {
     pub caps: Caps,
     /// The device has timestamp queries (kernel profiling).
     pub timestamps: bool,
+    /// Split decode attention merges its partials in the attention kernel (see
+    /// [`crate::AttentionMerge`]).
+    pub merge_in_kernel: bool,
     /// Errors wgpu raised outside an error scope, oldest first.
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -242,6 +245,7 @@ impl Gpu {
             }
         });
         let limits = device.limits();
+        let merge_in_kernel = info.backend == wgpu::Backend::Vulkan;
         Ok(Gpu {
             device,
             queue,
@@ -249,6 +253,7 @@ impl Gpu {
             limits,
             caps,
             timestamps,
+            merge_in_kernel,
             errors,
             lost,
             held: AtomicU64::new(0),

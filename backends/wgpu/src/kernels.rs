@@ -112,6 +112,7 @@ pub enum Kernel {
     Rope,
     Attention,
     AttentionTiled,
+    AttentionMerge,
     Copy,
     Sum,
     Gather,
@@ -216,6 +217,7 @@ impl Kernel {
             Kernel::Rope => "rope",
             Kernel::Attention => "attention",
             Kernel::AttentionTiled => "attention_tiled",
+            Kernel::AttentionMerge => "attention_merge",
             Kernel::Copy => "copy",
             Kernel::Sum => "sum",
             Kernel::Gather => "gather",
@@ -248,6 +250,7 @@ impl Kernel {
             Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
             Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
             Kernel::AttentionTiled => include_str!("../../../shaders/attention_tiled.wgsl"),
+            Kernel::AttentionMerge => include_str!("../../../shaders/attention_merge.wgsl"),
             Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
             Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
             Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
@@ -281,6 +284,7 @@ impl Kernel {
             | Kernel::Rope
             | Kernel::Attention
             | Kernel::AttentionTiled
+            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -347,6 +351,7 @@ impl Kernel {
             // out, then the partials and per-row counters of split (decode) attention
             Kernel::Attention => (3, 3),
             Kernel::AttentionTiled => (3, 1),
+            Kernel::AttentionMerge => (1, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
             Kernel::NormRope => (5, 3),
@@ -374,6 +379,7 @@ impl Kernel {
             | Kernel::Rope
             | Kernel::Attention
             | Kernel::AttentionTiled
+            | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
             | Kernel::Gather
@@ -482,6 +488,7 @@ impl Kernel {
             Kernel::Rope,
             Kernel::Attention,
             Kernel::AttentionTiled,
+            Kernel::AttentionMerge,
             Kernel::Copy,
             Kernel::Sum,
             Kernel::Gather,

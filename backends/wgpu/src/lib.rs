@@ -29,7 +29,7 @@ pub mod profile;
 mod timer;
 mod weights;
 
-pub use backend::{WgpuBackend, WgpuOptions};
+pub use backend::{AttentionMerge, WgpuBackend, WgpuOptions};
 pub use device::{list_adapters, pick, AdapterInfoRow};
 pub use error::WgpuError;
 pub use wgpu::Adapter;

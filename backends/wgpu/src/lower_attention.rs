@@ -1,6 +1,7 @@
 //! Lowering of `attention`: the tiled prefill kernel (attention_tiled.wgsl) where the head dims
 //! and the query groups fit it, else attention.wgsl, which for decode (few queries) splits the
-//! keys over workgroups and has the last workgroup of each query head merge the partials.
+//! keys over workgroups and has the last workgroup of each query head merge the partials (on
+//! Vulkan; elsewhere an attention_merge launch does, see `AttentionMerge`).
 
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Shape, Value};
@@ -86,20 +87,39 @@ impl Planner<'_, '_> {
         // decode: few queries, so the keys are split over workgroups (ATTENTION_SPLIT each); the
         // last workgroup of each query head merges the partials
         let rows_cap = qs.bind(&self.cap)[0] * heads;
-        // one counter per query head, zero between launches (the last workgroup resets its own)
-        let counters = self.dedicated(4 * rows_cap as u64, "attention counters")?;
         let part = self.temp(rows_cap * max_splits(ks.bind(&self.cap)[0]) * (dv + 2))?;
+        let in_kernel = self.gpu.merge_in_kernel;
+        // one counter per query head, zero between launches (the last workgroup resets its own)
+        let counters = if in_kernel {
+            self.dedicated(4 * rows_cap as u64, "attention counters")?
+        } else {
+            self.temp(4)?
+        };
+        let (qs2, ks2) = (qs.clone(), ks.clone());
         self.push_counted(
             Kernel::Attention,
-            vec![q, k, v, out, part, counters],
+            vec![q, k, v, out.clone(), part.clone(), counters],
             Box::new(move |b| {
                 let t = qs.dims()[0].bind(b);
                 let kv = ks.dims()[0].bind(b);
                 let (chunk, splits) = split_keys(kv);
                 let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
-                (p.u(chunk).u(1), [(t * heads) as u32, splits as u32, 1])
+                let mode = if in_kernel { 1 } else { 2 };
+                (p.u(chunk).u(mode), [(t * heads) as u32, splits as u32, 1])
             }),
             bytes,
+        )?;
+        if in_kernel {
+            return Ok(());
+        }
+        self.push(
+            Kernel::AttentionMerge,
+            vec![part, out],
+            Box::new(move |b| {
+                let rows = qs2.dims()[0].bind(b) * heads;
+                let splits = split_keys(ks2.dims()[0].bind(b)).1;
+                (Params::new().u(rows).u(splits).u(dv), grid(rows))
+            }),
         )
     }
 }

@@ -158,4 +158,5 @@ fn attention_with_keys_from_inputs() {
         );
     }
     run(&s, common::default_options(6000));
+    run(&s, common::portable(6000));
 }

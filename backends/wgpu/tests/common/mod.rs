@@ -32,14 +32,16 @@ pub fn backend<'w>(w: &'w dyn Weights, options: WgpuOptions) -> WgpuBackend<'w> 
     WgpuBackend::new(&adapter(), w, options).expect("open the wgpu backend")
 }
 
-/// Options with subgroups and shader-f16 forced off (the portable paths), and a run submitted
-/// in parts of three launches (so every portable test also runs across several submits).
+/// Options with subgroups and shader-f16 forced off (the portable paths), split attention merged
+/// by a launch of its own (as on Metal and D3D12), and a run submitted in parts of three launches
+/// (so every portable test also runs across several submits).
 pub fn portable(context: usize) -> WgpuOptions {
     WgpuOptions {
         context,
         subgroups: false,
         shader_f16: false,
         launches_per_submit: 3,
+        attention_merge: lingot_wgpu::AttentionMerge::Launch,
         ..WgpuOptions::default()
     }
 }

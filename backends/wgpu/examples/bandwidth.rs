@@ -80,20 +80,7 @@ fn main() {
         compilation_options: Default::default(),
         cache: None,
     });
-    let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: src.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: dst.as_entire_binding(),
-            },
-        ],
-    });
+    let bg = common::src_dst(&device, &pipeline, &src, &dst);
     let run = |reps: u32| {
         let mut enc = device.create_command_encoder(&Default::default());
         {

@@ -45,22 +45,7 @@ fn main() {
             })
         })
         .collect();
-    let group = |src: &wgpu::Buffer, dst: &wgpu::Buffer| {
-        device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipe.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: src.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: dst.as_entire_binding(),
-                },
-            ],
-        })
-    };
+    let group = |src: &wgpu::Buffer, dst: &wgpu::Buffer| common::src_dst(&device, &pipe, src, dst);
     // (a) a chain: dispatch i reads buffer i and writes buffer i + 1
     let chain: Vec<wgpu::BindGroup> = (0..n).map(|i| group(&buffers[i], &buffers[i + 1])).collect();
     // (b) independent: every dispatch reads buffer 0 and writes its own

@@ -39,7 +39,8 @@ fn get_rows_cases(s: &mut Suite, dtype: DType) {
 }
 
 fn mul_mat_cases(s: &mut Suite, dtype: DType) {
-    for (n, blocks) in [(7, 1), (33, 2)] {
+    // up to 150 rows: several 64-row tiles (tile.wgsl), the last in part
+    for (n, blocks) in [(7, 1), (33, 2), (150, 1)] {
         let k = row_len(dtype, blocks);
         for t in [1, 3, 8, 9, 33] {
             let mut g = Graph::new();
@@ -67,7 +68,8 @@ fn expert_ids(t: usize, slots: usize, experts: usize) -> Vec<i32> {
 }
 
 fn mul_mat_id_cases(s: &mut Suite, dtype: DType) {
-    let (e, n, k, slots) = (5, 9, row_len(dtype, 2), 2);
+    // 70 rows: more than one 64-row tile (tile.wgsl)
+    let (e, n, k, slots) = (5, 70, row_len(dtype, 2), 2);
     for t in [1, 3, 10] {
         for per_slot in [false, true] {
             let j = if per_slot { slots } else { 1 };

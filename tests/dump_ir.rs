@@ -117,6 +117,14 @@ fn stats_count_the_launches_of_the_printed_graphs() {
     );
 }
 
+#[test]
+fn stats_with_no_fuse_count_only_the_unfused_graph() {
+    let stats = lingot_ok(&["dump-ir", "--stats", "--no-fuse"], None);
+    let before = parse(&lingot_ok(&["dump-ir"], None)).expect("parses");
+    assert_eq!(launch_lines(&stats), [count_launches(&before)], "{stats}");
+    assert!(!stats.contains("; after "), "{stats}");
+}
+
 /// `kernel launches per layer: dense D, MoE M; outside the layers: O` of the fused graph.
 fn per_layer(stats: &str) -> (usize, usize, usize) {
     let after = stats.split("; after ").nth(1).expect("an after section");

@@ -191,16 +191,16 @@ fn preset_source(name: &str, ftype: &str) -> Result<Source> {
     })
 }
 
-/// Statistics of the graph before the passes and after `pipeline` (the default one if empty).
+/// Statistics of the graph before the passes and after `pipeline` (the one `--passes` /
+/// `--no-fuse` chose: with `--no-fuse` it is empty, and the graph before passes is the one that
+/// runs, so there is no second section).
 fn print_stats(args: &DumpIrArgs, src: &Source, mut graph: Graph, pipeline: Pipeline) -> Result<()> {
-    let pipeline = if pipeline.is_empty() {
-        lingot_passes::default_pipeline()
-    } else {
-        pipeline
-    };
     println!("; {}", src.label);
     println!("; before passes");
     stats_section(args, src, &graph, &Pipeline::empty())?;
+    if pipeline.is_empty() {
+        return Ok(());
+    }
     pipeline.run_verified(&mut graph)?;
     println!();
     println!("; after {}", pipeline.names().join(","));

@@ -4,6 +4,7 @@
 // up are split identically.
 //@include bytes
 //@include dtype
+//@include xvec
 //@include reduce
 
 struct Params {
@@ -34,19 +35,8 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-fn x1(o: u32) -> f32 {
-    return x[o >> 2u][o & 3u];
-}
-
-fn x4(o: u32) -> vec4<f32> {
-    if ((o & 3u) == 0u) {
-        return x[o >> 2u];
-    }
-    return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
-}
-
-fn dot16(v: V16, o: u32) -> f32 {
-    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
+fn x_vec(i: u32) -> vec4<f32> {
+    return x[i];
 }
 
 @compute @workgroup_size(WG)
@@ -66,8 +56,8 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             let uv = dq16(rb, i);
             for (var b = 0u; b < MAX_B; b = b + 1u) {
                 if (b < p.b) {
-                    g[b] = g[b] + dot16(gv, b * p.k + i);
-                    u[b] = u[b] + dot16(uv, b * p.k + i);
+                    g[b] = g[b] + dot16(gv, x16(b * p.k + i));
+                    u[b] = u[b] + dot16(uv, x16(b * p.k + i));
                 }
             }
         }

@@ -22,9 +22,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> a: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-// the first weight row and row of x of this workgroup's tile
-var<private> tile0: vec2<u32>;
-
 fn ld(i: u32) -> u32 {
     return w[i];
 }
@@ -72,15 +69,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let r0 = wg.x * TM;
     let b0 = wg.y * TN;
     tile0 = vec2<u32>(r0, b0);
-    let acc = tile_products(li);
-    let tx = li % 16u;
-    let ty = li / 16u;
-    let r = r0 + 4u * tx;
-    let b = b0 + 4u * ty;
-    store(r, b, acc.a0);
-    store(r + 1u, b, acc.a1);
-    store(r + 2u, b, acc.a2);
-    store(r + 3u, b, acc.a3);
+    tile_store(li, tile_products(li));
 }
 
 // out[b + j, n0 + r] = v[j] for the rows of x that exist.

@@ -31,9 +31,6 @@ var<private> eb: u32;     // byte offset of this workgroup's expert in w
 var<private> start: u32;  // its first pair in `order`
 var<private> count: u32;  // its pairs
 
-// the first weight row and row of x of this workgroup's tile
-var<private> tile0: vec2<u32>;
-
 fn ld(i: u32) -> u32 {
     return w[i];
 }
@@ -102,15 +99,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     }
     eb = wg.z * p.expert_bytes;
     tile0 = vec2<u32>(r0, b0);
-    let acc = tile_products(li);
-    let tx = li % 16u;
-    let ty = li / 16u;
-    let r = r0 + 4u * tx;
-    let b = b0 + 4u * ty;
-    store(r, b, acc.a0);
-    store(r + 1u, b, acc.a1);
-    store(r + 2u, b, acc.a2);
-    store(r + 3u, b, acc.a3);
+    tile_store(li, tile_products(li));
 }
 
 // out[pair of b + j, r] = v[j] for the pairs that exist.

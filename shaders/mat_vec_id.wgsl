@@ -5,6 +5,7 @@
 // first chunk writes zeros for ids outside [0, experts).
 //@include bytes
 //@include dtype
+//@include xvec
 //@include reduce
 
 struct Params {
@@ -37,21 +38,8 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-// x is read as vec4s (every buffer is a multiple of 16 bytes): one load for four aligned
-// floats, which is what the quantized paths always ask for.
-fn x1(o: u32) -> f32 {
-    return x[o >> 2u][o & 3u];
-}
-
-fn x4(o: u32) -> vec4<f32> {
-    if ((o & 3u) == 0u) {
-        return x[o >> 2u];
-    }
-    return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
-}
-
-fn dot16(v: V16, o: u32) -> f32 {
-    return dot(v.a, x4(o)) + dot(v.b, x4(o + 4u)) + dot(v.c, x4(o + 8u)) + dot(v.d, x4(o + 12u));
+fn x_vec(i: u32) -> vec4<f32> {
+    return x[i];
 }
 
 @compute @workgroup_size(WG)
@@ -80,7 +68,7 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     var acc = 0.0;
     if (QK > 1u) {
         for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
-            acc = acc + dot16(dq16(rb, i), xo + i);
+            acc = acc + dot16(dq16(rb, i), x16(xo + i));
         }
     }
     let k4 = select(p.k & ~3u, 0u, QK > 1u);

@@ -6,6 +6,7 @@
 // (`n_add` of them, in a0 and a1); any more by add_into afterwards.
 //@include bytes
 //@include dtype
+//@include xvec
 //@include reduce
 
 struct Params {
@@ -38,25 +39,8 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-// h is read as vec4s (every buffer is a multiple of 16 bytes): one load for four aligned
-// floats, which is what the quantized paths always ask for.
-fn x1(o: u32) -> f32 {
-    return h[o >> 2u][o & 3u];
-}
-
-fn x4(o: u32) -> vec4<f32> {
-    if ((o & 3u) == 0u) {
-        return h[o >> 2u];
-    }
-    return vec4<f32>(x1(o), x1(o + 1u), x1(o + 2u), x1(o + 3u));
-}
-
-fn dot16(v: V16, xv: V16) -> f32 {
-    return dot(v.a, xv.a) + dot(v.b, xv.b) + dot(v.c, xv.c) + dot(v.d, xv.d);
-}
-
-fn x16(o: u32) -> V16 {
-    return V16(x4(o), x4(o + 4u), x4(o + 8u), x4(o + 12u));
+fn x_vec(i: u32) -> vec4<f32> {
+    return h[i];
 }
 
 const NR: u32 = 4u;

@@ -1,7 +1,8 @@
 // The tiled product loop of mat_mul and mat_mul_id. The kernel defines
 // `fn w4(r: u32, c: u32) -> vec4<f32>` (four weights of tile row r from column c) and
 // `fn x4(b: u32, c: u32) -> vec4<f32>` (four values of tile row b of x), both zero past the
-// edges, and `p.k`, the inner size.
+// edges, `fn store(r: u32, b: u32, v: vec4<f32>)` (weight row r against rows b .. b + 4 of x),
+// and `p.k`, the inner size; it sets `tile0` before calling tile_products.
 // A workgroup of 256 invocations computes TM weight rows by TN rows of x, each invocation 4 x 4 of
 // them (four vec4 accumulators). Tiles of TK columns of W (dequantized once per tile) and of x go
 // through workgroup memory as vec4s; each invocation loads eight columns of one weight row and of
@@ -14,6 +15,9 @@ const TK: u32 = 32u;
 
 var<workgroup> ws: array<vec4<f32>, 512>; // [TK][TM / 4]: four weight rows per entry
 var<workgroup> xs: array<vec4<f32>, 512>; // [TK][TN / 4]: four rows of x per entry
+
+// the first weight row and row of x of this workgroup's tile
+var<private> tile0: vec2<u32>;
 
 // acc_i[j]: weight row 4 tx + i against x row 4 ty + j, tx = li % 16, ty = li / 16.
 struct Acc {
@@ -64,4 +68,14 @@ fn tile_products(li: u32) -> Acc {
         workgroupBarrier();
     }
     return acc;
+}
+
+// The products of tile_products through the kernel's `store`.
+fn tile_store(li: u32, acc: Acc) {
+    let r = tile0.x + 4u * (li % 16u);
+    let b = tile0.y + 4u * (li / 16u);
+    store(r, b, acc.a0);
+    store(r + 1u, b, acc.a1);
+    store(r + 2u, b, acc.a2);
+    store(r + 3u, b, acc.a3);
 }

@@ -7,7 +7,8 @@
 //! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
 //!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
-//!   `tile` (the tiled product loop of mat_mul and mat_mul_id).
+//!   `tile` (the tiled product loop of mat_mul and mat_mul_id), `xvec` (the mat-vec kernels' reads
+//!   of x).
 //!
 //! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
 //! variant, for the naga tests.
@@ -173,6 +174,7 @@ const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
+const XVEC: &str = include_str!("../../../shaders/xvec.wgsl");
 
 /// The weight reader for `dtype`.
 fn dtype_reader(dtype: DType, caps: Caps) -> Option<&'static str> {
@@ -424,6 +426,12 @@ impl Kernel {
         }
         if matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_)) {
             snippets.push(("tile", TILE));
+        }
+        if matches!(
+            self,
+            Kernel::MatVec(..) | Kernel::MatVecId(_) | Kernel::MoeGateUp(_) | Kernel::MoeDown(_) | Kernel::GateUp(..)
+        ) {
+            snippets.push(("xvec", XVEC));
         }
         assemble(self.template(), &self.consts(), &snippets)
     }

@@ -64,12 +64,10 @@ fn x4(tb: u32, c: u32) -> vec4<f32> {
     return v;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let r0 = wg.x * TM;
-    let b0 = wg.y * TN;
-    tile0 = vec2<u32>(r0, b0);
-    tile_store(li, tile_products(li));
+// Every workgroup has a tile.
+fn tile_begin(li: u32, wg: vec3<u32>) -> bool {
+    tile0 = vec2<u32>(wg.x * TM, wg.y * TN);
+    return true;
 }
 
 // out[b + j, n0 + r] = v[j] for the rows of x that exist.

@@ -1,9 +1,10 @@
 // mat_mul_id: out[pair, r] = Σ_i W[e, r, i] x[pair / x_div, i] for the pairs that moe_sort.wgsl
 // grouped by expert e (prefill's expert products: each expert's weight tile is dequantized once
 // for up to TN of its pairs, instead of once per pair). As mat_mul.wgsl, with the rows of x
-// gathered through `order`. Dispatch: x = ceil(rows / TM), y = ceil(pairs / TN), z = experts of
-// this chunk [e_lo, e_hi), plus one slice on the first chunk that writes zeros for the pairs
-// whose id is outside [0, experts).
+// gathered through `order`, one workgroup per tile of moe_sort's tile list. Dispatch: x =
+// ceil(rows / TM), y = the most tiles the list can have (ceil(pairs / TN) + experts + 1); a launch
+// computes the tiles of the experts of its weight chunk [e_lo, e_hi), and the first chunk's also
+// writes zeros for the pairs whose id is outside [0, experts).
 //@include bytes
 //@include dtype
 //@include tile
@@ -73,18 +74,20 @@ fn x4(tb: u32, c: u32) -> vec4<f32> {
     return v;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+// The workgroup's expert and tile, tile wg.y of moe_sort's list; false past the list's end, for
+// tiles of experts outside this chunk, and for the tiles of pairs without an expert (whose zeros
+// it writes here, on the first chunk).
+fn tile_begin(li: u32, wg: vec3<u32>) -> bool {
+    if (wg.y >= offsets[p.experts + 2u]) {
+        return false;
+    }
+    let t = p.experts + 3u + 2u * wg.y;
+    let g = offsets[t];
     let r0 = wg.x * TM;
-    let b0 = wg.y * TN;
-    let chunk = p.e_hi - p.e_lo;
-    let g = select(p.e_lo + wg.z, p.experts, wg.z == chunk);
+    let b0 = offsets[t + 1u];
     start = offsets[g];
     count = offsets[g + 1u] - start;
-    if (b0 >= count) {
-        return;
-    }
-    if (wg.z == chunk) {
+    if (g == p.experts) {
         // pairs with an id outside [0, experts): zeros, once
         if (p.first == 1u) {
             for (var i = li; i < TM * TN; i = i + 256u) {
@@ -95,11 +98,14 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
                 }
             }
         }
-        return;
+        return false;
     }
-    eb = wg.z * p.expert_bytes;
+    if (g < p.e_lo || g >= p.e_hi) {
+        return false;
+    }
+    eb = (g - p.e_lo) * p.expert_bytes;
     tile0 = vec2<u32>(r0, b0);
-    tile_store(li, tile_products(li));
+    return true;
 }
 
 // out[pair of b + j, r] = v[j] for the pairs that exist.

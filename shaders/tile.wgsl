@@ -2,7 +2,9 @@
 // `fn w4(r: u32, c: u32) -> vec4<f32>` (four weights of tile row r from column c) and
 // `fn x4(b: u32, c: u32) -> vec4<f32>` (four values of tile row b of x), both zero past the
 // edges, `fn store(r: u32, b: u32, v: vec4<f32>)` (weight row r against rows b .. b + 4 of x),
-// and `p.k`, the inner size; it sets `tile0` before calling tile_products.
+// `p.k`, the inner size, and `fn tile_begin(li: u32, wg: vec3<u32>) -> bool`, which sets `tile0`
+// and says whether the workgroup has products to compute. The entry point is here (tile_coop.wgsl,
+// the cooperative-matrix form, has the same contract).
 // A workgroup of 256 invocations computes TM weight rows by TN rows of x, each invocation 4 x 4 of
 // them (four vec4 accumulators). Tiles of TK columns of W (dequantized once per tile) and of x go
 // through workgroup memory as vec4s; each invocation loads eight columns of one weight row and of
@@ -18,6 +20,13 @@ var<workgroup> xs: array<vec4<f32>, 512>; // [TK][TN / 4]: four rows of x per en
 
 // the first weight row and row of x of this workgroup's tile
 var<private> tile0: vec2<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    if (tile_begin(li, wg)) {
+        tile_store(li, tile_products(li));
+    }
+}
 
 // acc_i[j]: weight row 4 tx + i against x row 4 ty + j, tx = li % 16, ty = li / 16.
 struct Acc {

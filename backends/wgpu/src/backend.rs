@@ -44,6 +44,10 @@ pub struct WgpuOptions {
     pub subgroups: bool,
     /// Use shader-f16 when the adapter has it.
     pub shader_f16: bool,
+    /// Run the tiled (prefill) products on cooperative matrices when the adapter has them (see
+    /// shaders/tile_coop.wgsl); `LINGOT_WGPU_COOP=0` in the environment turns them off when the
+    /// backend opens.
+    pub coop_matrix: bool,
     /// Split weights into chunks of at most this many bytes even when the device allows larger
     /// bindings (tests use it to exercise splitting).
     pub max_weight_chunk: Option<u64>,
@@ -63,10 +67,25 @@ impl Default for WgpuOptions {
             context: 4096,
             subgroups: true,
             shader_f16: true,
+            coop_matrix: true,
             max_weight_chunk: None,
             launches_per_submit: 32,
             attention_merge: AttentionMerge::Auto,
         }
+    }
+}
+
+/// `var` from the environment through `parse` (trimmed), or `default` when it is not set; a value
+/// `parse` refuses is an error that says what `want`s.
+fn env_or<T>(
+    var: &'static str,
+    default: T,
+    want: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, WgpuError> {
+    match std::env::var(var) {
+        Ok(v) => parse(v.trim()).ok_or(WgpuError::BadEnv { var, value: v, want }),
+        Err(_) => Ok(default),
     }
 }
 
@@ -116,6 +135,16 @@ impl<'w> WgpuBackend<'w> {
             Features {
                 subgroups: options.subgroups,
                 shader_f16: options.shader_f16,
+                coop_matrix: env_or(
+                    "LINGOT_WGPU_COOP",
+                    options.coop_matrix,
+                    "1 or 0 (cooperative matrices for the tiled products, or not)",
+                    |v| match v {
+                        "1" => Some(true),
+                        "0" => Some(false),
+                        _ => None,
+                    },
+                )?,
             },
         )?;
         match options.attention_merge {
@@ -132,14 +161,12 @@ impl<'w> WgpuBackend<'w> {
             pipes: Pipelines::default(),
             plans: HashMap::new(),
             plan_order: VecDeque::new(),
-            launches_per_submit: match std::env::var("LINGOT_WGPU_SUBMIT") {
-                Ok(v) => v.trim().parse().map_err(|_| WgpuError::BadEnv {
-                    var: "LINGOT_WGPU_SUBMIT",
-                    value: v.clone(),
-                    want: "a whole number of launches per submit (0: one submit per run)",
-                })?,
-                Err(_) => options.launches_per_submit,
-            },
+            launches_per_submit: env_or(
+                "LINGOT_WGPU_SUBMIT",
+                options.launches_per_submit,
+                "a whole number of launches per submit (0: one submit per run)",
+                |v| v.parse().ok(),
+            )?,
             gpu,
         })
     }

@@ -38,6 +38,8 @@ pub struct AdapterInfoRow {
     pub subgroups: bool,
     /// Smallest and largest subgroup size the adapter reports.
     pub subgroup_sizes: (u32, u32),
+    /// Cooperative matrices as lingot's tiled products use them (see [`coop_capable`]).
+    pub coop: bool,
 }
 
 impl fmt::Display for AdapterInfoRow {
@@ -45,7 +47,7 @@ impl fmt::Display for AdapterInfoRow {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         write!(
             f,
-            "[{}] {} ({}, {}{}) driver {} {}; binding {:.2} GiB, buffer {:.2} GiB, shared {} KiB, {} invocations; f16 {}, subgroups {}",
+            "[{}] {} ({}, {}{}) driver {} {}; binding {:.2} GiB, buffer {:.2} GiB, shared {} KiB, {} invocations; f16 {}, subgroups {}, cooperative matrices {}",
             self.index,
             self.name,
             self.backend,
@@ -63,8 +65,25 @@ impl fmt::Display for AdapterInfoRow {
             } else {
                 "no".into()
             },
+            if self.coop { "16x16 f16" } else { "no" },
         )
     }
+}
+
+/// Whether `adapter` can run tile_coop.wgsl: wgpu's cooperative-matrix feature with the
+/// 16 x 16 x 16 f16 x f16 + f32 configuration, shader-f16, and subgroups of exactly 32 (eight per
+/// workgroup of 256).
+pub fn coop_capable(adapter: &Adapter) -> bool {
+    let has = adapter.features();
+    let info = adapter.get_info();
+    let needed =
+        wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
+    has.contains(needed)
+        && (info.subgroup_min_size, info.subgroup_max_size) == (32, 32)
+        && adapter.cooperative_matrix_properties().iter().any(|p| {
+            use wgpu::wgt::CooperativeScalarType::{F16, F32};
+            (p.m_size, p.n_size, p.k_size) == (16, 16, 16) && p.ab_type == F16 && p.cr_type == F32
+        })
 }
 
 /// The process's one wgpu instance: creating one per enumeration leaks driver instances, and
@@ -122,6 +141,7 @@ fn row(index: usize, a: &Adapter) -> AdapterInfoRow {
         shader_f16: features.contains(wgpu::Features::SHADER_F16),
         subgroups: features.contains(wgpu::Features::SUBGROUP),
         subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
+        coop: coop_capable(a),
     }
 }
 
@@ -169,12 +189,14 @@ fn choose(types: &[DeviceType], auto: bool, index: Option<usize>) -> Result<Opti
     }
 }
 
-/// Which optional features to use when the adapter has them (both on by default; tests turn
+/// Which optional features to use when the adapter has them (all on by default; tests turn
 /// them off to check the portable paths).
 #[derive(Debug, Clone, Copy)]
 pub struct Features {
     pub subgroups: bool,
     pub shader_f16: bool,
+    /// Cooperative matrices for the tiled products (needs the other two as well).
+    pub coop_matrix: bool,
 }
 
 /// An opened device and what it allows.
@@ -203,15 +225,21 @@ impl Gpu {
         let info = adapter.get_info();
         let has = adapter.features();
         let mut features = wgpu::Features::empty();
+        let subgroups = want.subgroups && has.contains(wgpu::Features::SUBGROUP);
+        let f16 = want.shader_f16 && has.contains(wgpu::Features::SHADER_F16);
         let caps = Caps {
-            subgroups: want.subgroups && has.contains(wgpu::Features::SUBGROUP),
-            f16: want.shader_f16 && has.contains(wgpu::Features::SHADER_F16),
+            subgroups,
+            f16,
+            coop: want.coop_matrix && subgroups && f16 && coop_capable(adapter),
         };
         if caps.subgroups {
             features |= wgpu::Features::SUBGROUP;
         }
         if caps.f16 {
             features |= wgpu::Features::SHADER_F16;
+        }
+        if caps.coop {
+            features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
         }
         // for `--profile`: one compute pass per launch with timestamps at its ends
         let timestamps = has.contains(wgpu::Features::TIMESTAMP_QUERY);
@@ -223,6 +251,15 @@ impl Gpu {
             label: Some("lingot"),
             required_features: features,
             required_limits: limits.clone(),
+            // SAFETY: wgpu asks for this token before it enables a feature named EXPERIMENTAL_
+            // (here only the cooperative matrices, and only when `caps.coop`): such features may
+            // have bugs in wgpu. lingot uses them in one shader (tile_coop.wgsl), loading and
+            // storing only whole 16 x 16 tiles inside its workgroup arrays, and its results are
+            // checked against the CPU backend on such a device (tests/reference.rs, ops_matrix).
+            experimental_features: match caps.coop {
+                true => unsafe { wgpu::ExperimentalFeatures::enabled() },
+                false => wgpu::ExperimentalFeatures::disabled(),
+            },
             ..Default::default()
         };
         let (device, queue) =

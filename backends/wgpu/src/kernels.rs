@@ -7,8 +7,10 @@
 //! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
 //!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
-//!   `tile` (the tiled product loop of mat_mul and mat_mul_id), `xvec` (the mat-vec kernels' reads
-//!   of x).
+//!   `tile` (the tiled product loop and entry point of mat_mul and mat_mul_id: `tile.wgsl`, or
+//!   `tile_coop.wgsl` on devices with cooperative matrices), `xvec` (the mat-vec kernels' reads of
+//!   x).
+//! - cooperative-matrix variants get `enable f16; enable wgpu_cooperative_matrix;` first.
 //!
 //! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
 //! variant, for the naga tests.
@@ -25,28 +27,24 @@ pub struct Caps {
     /// Devices with shader-f16: F16 weights convert with the hardware half->float instruction
     /// instead of integer decoding (see shaders/dtype/f16_native.wgsl).
     pub f16: bool,
+    /// Cooperative matrices (16 x 16 x 16, f16 inputs, f32 accumulators) in subgroups of 32: the
+    /// tiled products of quantized weights run on them (shaders/tile_coop.wgsl).
+    pub coop: bool,
 }
 
 impl Caps {
     /// Every combination, for enumerating variants.
-    pub const ALL: [Caps; 4] = [
-        Caps {
-            subgroups: false,
-            f16: false,
-        },
-        Caps {
-            subgroups: true,
-            f16: false,
-        },
-        Caps {
-            subgroups: false,
-            f16: true,
-        },
-        Caps {
-            subgroups: true,
-            f16: true,
-        },
-    ];
+    pub fn all() -> Vec<Caps> {
+        let mut v = vec![];
+        for bits in 0..8u8 {
+            v.push(Caps {
+                subgroups: bits & 1 != 0,
+                f16: bits & 2 != 0,
+                coop: bits & 4 != 0,
+            });
+        }
+        v
+    }
 }
 
 /// Elementwise unary ops of `unary.wgsl`.
@@ -174,6 +172,7 @@ const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
+const TILE_COOP: &str = include_str!("../../../shaders/tile_coop.wgsl");
 const XVEC: &str = include_str!("../../../shaders/xvec.wgsl");
 
 /// The weight reader for `dtype`.
@@ -316,6 +315,14 @@ impl Kernel {
         )
     }
 
+    /// Whether wgpu must zero the kernel's workgroup memory as each workgroup starts. Not for the
+    /// tiled products: every staged element (and, in tile_coop.wgsl, every result) is written
+    /// before the barrier after which it is read, and zeroing would cost each workgroup a pass
+    /// over 16-37 KB.
+    pub fn zero_workgroup_memory(&self) -> bool {
+        !matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_))
+    }
+
     /// Invocations per workgroup.
     pub fn workgroup_size(&self) -> u32 {
         match self {
@@ -400,7 +407,15 @@ impl Kernel {
         Caps {
             subgroups: caps.subgroups && self.reduces(),
             f16: caps.f16 && self.weight_dtype() == Some(DType::F16),
+            coop: caps.coop && self.coop_tiles(),
         }
+    }
+
+    /// Whether the kernel's tiled products run on cooperative matrices where the device has
+    /// them: mat_mul and mat_mul_id of every weight dtype but F32, whose 24 bits the two f16
+    /// parts of tile_coop.wgsl do not hold.
+    fn coop_tiles(&self) -> bool {
+        matches!(self, Kernel::MatMul(d) | Kernel::MatMulId(d) if *d != DType::F32)
     }
 
     /// The final WGSL of this kernel on a device with `caps`.
@@ -425,7 +440,7 @@ impl Kernel {
             snippets.push(("angles", ANGLES));
         }
         if matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_)) {
-            snippets.push(("tile", TILE));
+            snippets.push(("tile", if caps.coop { TILE_COOP } else { TILE }));
         }
         if matches!(
             self,
@@ -433,7 +448,12 @@ impl Kernel {
         ) {
             snippets.push(("xvec", XVEC));
         }
-        assemble(self.template(), &self.consts(), &snippets)
+        let text = assemble(self.template(), &self.consts(), &snippets)?;
+        Ok(match caps.coop {
+            // enable directives come before any declaration
+            true => format!("enable f16;\nenable wgpu_cooperative_matrix;\n{text}"),
+            false => text,
+        })
     }
 
     /// A readable name of the variant (`mat_vec.q4_k+subgroups`; `.b8` after the dtype for the
@@ -460,6 +480,9 @@ impl Kernel {
         }
         if caps.f16 {
             s.push_str("+f16");
+        }
+        if caps.coop {
+            s.push_str("+coop");
         }
         s
     }
@@ -526,7 +549,7 @@ pub struct ShaderVariant {
 pub fn all_variants() -> Result<Vec<ShaderVariant>, String> {
     let mut out: Vec<ShaderVariant> = vec![];
     for kernel in Kernel::all() {
-        for caps in Caps::ALL {
+        for caps in Caps::all() {
             let caps = kernel.effective_caps(caps);
             if out.iter().any(|v| v.kernel == kernel && v.caps == caps) {
                 continue;

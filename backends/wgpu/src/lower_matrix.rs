@@ -189,19 +189,24 @@ impl Planner<'_, '_> {
         count(ids_shape, &self.cap) / slots.max(1) > MAT_VEC_MAX_B && experts <= SORT_MAX_E
     }
 
-    /// A moe_sort launch grouping the pairs of `ids` by expert: (order, offsets) scratch.
+    /// A moe_sort launch grouping the pairs of `ids` by expert: (order, offsets) scratch, offsets
+    /// with the tile list of mat_mul_id after the groups' offsets (see moe_sort.wgsl).
     fn sort_pairs(
         &mut self,
         ids: &wgpu::Buffer,
         ids_shape: Shape,
         experts: usize,
     ) -> Result<(wgpu::Buffer, wgpu::Buffer), BackendError> {
-        let order = self.temp(count(&ids_shape, &self.cap))?;
-        let offsets = self.temp(experts + 2)?;
+        let pairs = count(&ids_shape, &self.cap);
+        let order = self.temp(pairs)?;
+        let offsets = self.temp(experts + 3 + 2 * max_tiles(pairs, experts))?;
         self.push(
             Kernel::MoeSort,
             vec![ids.clone(), order.clone(), offsets.clone()],
-            Box::new(move |b| (Params::new().u(count(&ids_shape, b)).u(experts), [1, 1, 1])),
+            Box::new(move |b| {
+                let p = Params::new().u(count(&ids_shape, b)).u(experts).u(MAT_MUL_TILE.1);
+                (p, [1, 1, 1])
+            }),
         )?;
         Ok((order, offsets))
     }
@@ -236,9 +241,8 @@ impl Planner<'_, '_> {
                     let pairs = count(&s, b);
                     let p = Params::new().u(k).u(n).u(row_bytes).u(expert_bytes).u(lo).u(hi);
                     let p = p.u(experts).u(x_div).flag(first);
-                    let z = hi - lo + usize::from(first);
-                    let (tm, tn) = MAT_MUL_TILE;
-                    (p, [n.div_ceil(tm) as u32, pairs.div_ceil(tn) as u32, z as u32])
+                    let tiles = max_tiles(pairs, experts) as u32;
+                    (p, [n.div_ceil(MAT_MUL_TILE.0) as u32, tiles, 1])
                 }),
                 expert_bytes_read(s2, hi - lo, expert_bytes, k),
             )?;
@@ -436,6 +440,12 @@ impl Planner<'_, '_> {
 
 /// Experts the grouped (prefill) path sorts (`MAX_E` in moe_sort.wgsl).
 const SORT_MAX_E: usize = 1024;
+
+/// The most tiles of `MAT_MUL_TILE.1` pairs that `pairs` pairs grouped by `experts` experts (and
+/// one group of pairs without an expert) can make: each group's last tile may be partly empty.
+fn max_tiles(pairs: usize, experts: usize) -> usize {
+    pairs.div_ceil(MAT_MUL_TILE.1) + experts + 1
+}
 
 /// Bytes an expert-indexed launch reads: each distinct expert at most once (at most one per
 /// (token, slot) pair, at most the chunk's experts), and one row of `k` floats per pair.

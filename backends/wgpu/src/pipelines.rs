@@ -113,7 +113,10 @@ fn compile(gpu: &Gpu, kernel: Kernel) -> Result<Pipeline, WgpuError> {
         layout: Some(&pl),
         module: &module,
         entry_point: Some("main"),
-        compilation_options: Default::default(),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            zero_initialize_workgroup_memory: kernel.zero_workgroup_memory(),
+            ..Default::default()
+        },
         cache: None,
     });
     if let Some(e) = pollster::block_on(scope.pop()) {

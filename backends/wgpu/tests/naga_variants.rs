@@ -1,5 +1,8 @@
 //! Every shader variant the backend can emit parses and validates with naga, and translates to
-//! SPIR-V, MSL and HLSL: Metal and D3D12 breakage shows up here without those GPUs.
+//! SPIR-V, MSL and HLSL: Metal and D3D12 breakage shows up here without those GPUs. The
+//! cooperative-matrix variants (`+coop`) are Vulkan's only: wgpu offers 16 x 16 cooperative
+//! matrices through VK_KHR_cooperative_matrix alone, so they translate to SPIR-V here and the MSL
+//! and HLSL tests check that they are the only ones left out.
 
 use lingot_wgpu::kernels::{all_variants, ShaderVariant};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
@@ -15,7 +18,10 @@ fn module(v: &ShaderVariant) -> (naga::Module, naga::valid::ModuleInfo) {
     });
     // subgroups and shader-f16 are optional device features; f16 packing in f32
     // (unpack2x16float) is WebGPU baseline, granted by wgpu on Vulkan, Metal and D3D12
-    let caps = Capabilities::SUBGROUP | Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    let caps = Capabilities::SUBGROUP
+        | Capabilities::SHADER_FLOAT16
+        | Capabilities::SHADER_FLOAT16_IN_FLOAT32
+        | Capabilities::COOPERATIVE_MATRIX;
     let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: naga validation failed:\n{}", v.label, e.emit_to_string(&v.wgsl)));
@@ -35,6 +41,25 @@ fn variants_cover_every_kernel_and_dtype() {
     assert!(labels.contains(&"mat_vec.q4_k+subgroups"));
     assert!(labels.contains(&"mat_vec.f16+f16"));
     assert!(labels.contains(&"mat_vec.f16"));
+    assert!(labels.contains(&"mat_mul.q4_k+coop"));
+    assert!(labels.contains(&"mat_mul_id.q6_k+coop"));
+    assert!(
+        !labels.contains(&"mat_mul.f32+coop"),
+        "f32 weights keep the exact f32 tiles"
+    );
+}
+
+/// The variants a non-Vulkan backend can get (all but the cooperative-matrix ones).
+fn portable() -> Vec<ShaderVariant> {
+    let all = all_variants().expect("variants assemble");
+    let n = all.len();
+    let v: Vec<ShaderVariant> = all.into_iter().filter(|v| !v.caps.coop).collect();
+    assert!(
+        v.len() < n && v.len() > n / 2,
+        "{} of {n} variants are portable",
+        v.len()
+    );
+    v
 }
 
 #[test]
@@ -48,8 +73,10 @@ fn every_variant_validates() {
 fn every_variant_translates_to_spirv() {
     for v in all_variants().expect("variants assemble") {
         let (m, info) = module(&v);
+        // wgpu asks for the device's newest SPIR-V: 1.3 on Vulkan 1.1, 1.6 on Vulkan 1.3 (the
+        // devices with cooperative matrices)
         let options = naga::back::spv::Options {
-            lang_version: (1, 3),
+            lang_version: if v.caps.coop { (1, 6) } else { (1, 3) },
             ..Default::default()
         };
         let pipeline = naga::back::spv::PipelineOptions {
@@ -64,7 +91,7 @@ fn every_variant_translates_to_spirv() {
 
 #[test]
 fn every_variant_translates_to_msl() {
-    for v in all_variants().expect("variants assemble") {
+    for v in portable() {
         let (m, info) = module(&v);
         let options = naga::back::msl::Options {
             lang_version: (2, 4),
@@ -79,7 +106,7 @@ fn every_variant_translates_to_msl() {
 
 #[test]
 fn every_variant_translates_to_hlsl() {
-    for v in all_variants().expect("variants assemble") {
+    for v in portable() {
         let (m, info) = module(&v);
         let options = naga::back::hlsl::Options {
             shader_model: naga::back::hlsl::ShaderModel::V6_2,

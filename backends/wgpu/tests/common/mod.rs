@@ -28,8 +28,20 @@ pub fn adapter() -> wgpu::Adapter {
     }
 }
 
+/// The backend on [`adapter`]. With `LINGOT_REQUIRE_COOP=1` in the environment (runs on a GPU
+/// that has cooperative matrices), options that allow them must get them, so that the
+/// cooperative-matrix products are what those runs check.
 pub fn backend<'w>(w: &'w dyn Weights, options: WgpuOptions) -> WgpuBackend<'w> {
-    WgpuBackend::new(&adapter(), w, options).expect("open the wgpu backend")
+    let want_coop = options.coop_matrix && options.subgroups && options.shader_f16;
+    let b = WgpuBackend::new(&adapter(), w, options).expect("open the wgpu backend");
+    if want_coop && std::env::var("LINGOT_REQUIRE_COOP").as_deref() == Ok("1") {
+        assert!(
+            b.caps().coop,
+            "LINGOT_REQUIRE_COOP=1, but {:?} has no cooperative matrices",
+            b.caps()
+        );
+    }
+    b
 }
 
 /// Options with subgroups and shader-f16 forced off (the portable paths), split attention merged

@@ -5,6 +5,7 @@
 //@include bytes
 //@include dtype
 //@include tile
+//@include tile_weights
 
 struct Params {
     k: u32,
@@ -30,21 +31,9 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-// Four weights of tile row tr from column c (zeros past the edges).
-fn w4(tr: u32, c: u32) -> vec4<f32> {
-    let r = tile0.x + tr;
-    if (r >= p.rows) {
-        return vec4<f32>(0.0);
-    }
-    let rb = r * p.row_bytes;
-    if (c + 4u <= p.k) {
-        return dq4(rb, c);
-    }
-    var v = vec4<f32>(0.0);
-    for (var e = 0u; c + e < p.k; e = e + 1u) {
-        v[e] = dq1(rb, c + e);
-    }
-    return v;
+// The byte offset of weight row r (r < p.rows), for the tile's w4 and w16.
+fn row_at(r: u32) -> u32 {
+    return r * p.row_bytes;
 }
 
 // Four values of tile row tb of x from column c (zeros past the edges).

@@ -1,6 +1,6 @@
 // The tiled product loop of mat_mul and mat_mul_id on cooperative matrices (16 x 16 x 16, f16
 // inputs, f32 accumulators: the tensor cores of NVIDIA GPUs), for devices whose subgroups are 32
-// wide. Same contract as tile.wgsl: the kernel defines `w4`, `x4`, `store`, `p.k` and
+// wide. Same contract as tile.wgsl: the kernel defines `row_at`, `x4`, `store`, `p.k` and
 // `fn tile_begin(li: u32, wg: vec3<u32>) -> bool` (sets `tile0`; false when the workgroup has
 // nothing to multiply). kernels.rs puts `enable f16; enable wgpu_cooperative_matrix;` first.
 //
@@ -9,29 +9,44 @@
 // accumulators; the dropped Wl Xl is 2^-22 of the product. (f16 holds magnitudes up to 65504:
 // weights and the activations that reach a product are far below it.)
 //
-// A workgroup of 256 invocations (8 subgroups) computes TM weight rows by TN rows of x: subgroup s
-// the 16 weight rows 16 (s % 4) against the 32 rows of x 32 (s / 4), as two 16 x 16 tiles. Tiles
-// of TK columns of W (dequantized once per tile) and of x are staged in workgroup memory as
-// above, row-major with a padded stride; each invocation stages eight columns of one weight row
-// and of one row of x, and loads the next tile's before the current one is multiplied. The
-// results go through workgroup memory to the kernel's `store`.
+// A workgroup of 256 invocations (8 subgroups) computes TM = 128 weight rows by TN = 64 rows of x
+// (twice tile.wgsl's weight rows: the staging of x, not arithmetic, bounds these kernels, so each
+// staged row of x serves more weight rows): subgroup s the 16 weight rows 16 s against all 64
+// rows of x, as four 16 x 16 tiles. Tiles of TK columns of W (dequantized once per tile) and of x
+// are staged in workgroup memory as above, row-major with a padded stride; each invocation
+// stages 16 columns of one weight row and eight of one row of x, and loads the next tile's
+// before the current one is multiplied. The results go through workgroup memory to the kernel's
+// `store`, half the weight rows at a time (all of them would not fit beside the staged tiles).
 
-const TM: u32 = 64u;
+const TM: u32 = 128u;
 const TN: u32 = 64u;
 const TK: u32 = 32u;
 // row stride of the staged tiles, in f16s (16-byte multiple; the pad spreads rows over banks)
 const SK: u32 = TK + 8u;
 // the scale of the staged low parts
 const LO: f32 = 2048.0;
+// weight rows whose results `cs` holds at once
+const HALF: u32 = 64u;
 
-var<workgroup> wh: array<f16, 2560>; // [TM][SK]
-var<workgroup> wl: array<f16, 2560>;
+var<workgroup> wh: array<f16, 5120>; // [TM][SK]
+var<workgroup> wl: array<f16, 5120>;
 var<workgroup> xh: array<f16, 2560>; // [TN][SK]
 var<workgroup> xl: array<f16, 2560>;
-var<workgroup> cs: array<f32, 4096>; // [TN][TM]: the tile's results, x row major
+var<workgroup> cs: array<f32, 4096>; // [TN][HALF]: results of half the weight rows, x row major
 
 // the first weight row and row of x of this workgroup's tile
 var<private> tile0: vec2<u32>;
+
+// this subgroup's accumulators: hi products and scaled lo products against the four blocks of
+// 16 rows of x
+var<private> h0: coop_mat16x16<f32, C>;
+var<private> h1: coop_mat16x16<f32, C>;
+var<private> h2: coop_mat16x16<f32, C>;
+var<private> h3: coop_mat16x16<f32, C>;
+var<private> l0: coop_mat16x16<f32, C>;
+var<private> l1: coop_mat16x16<f32, C>;
+var<private> l2: coop_mat16x16<f32, C>;
+var<private> l3: coop_mat16x16<f32, C>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -41,7 +56,18 @@ fn main(
 ) {
     if (tile_begin(li, wg)) {
         tile_products(li, sg);
-        tile_store(li);
+        for (var half = 0u; half < TM / HALF; half = half + 1u) {
+            if (sg / 4u == half) {
+                let c0 = 16u * (sg % 4u);
+                coopStore(h0 + l0 * (1.0 / LO), &cs[c0], HALF);
+                coopStore(h1 + l1 * (1.0 / LO), &cs[c0 + 16u * HALF], HALF);
+                coopStore(h2 + l2 * (1.0 / LO), &cs[c0 + 32u * HALF], HALF);
+                coopStore(h3 + l3 * (1.0 / LO), &cs[c0 + 48u * HALF], HALF);
+            }
+            workgroupBarrier();
+            tile_store(li, half * HALF);
+            workgroupBarrier();
+        }
     }
 }
 
@@ -52,92 +78,92 @@ fn hi4(v: vec4<f32>) -> vec4<f32> {
     return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xFFFFE000u));
 }
 
-// The lo parts, scaled by LO, of four values whose hi parts are `h`.
-fn lo4(v: vec4<f32>, h: vec4<f32>) -> vec4<f16> {
-    return vec4<f16>((v - h) * LO);
+// Stages four values at `o` of the weight tile (`w` true) or of the tile of x.
+fn stage4(w: bool, o: u32, v: vec4<f32>) {
+    let h = hi4(v);
+    let hv = vec4<f16>(h);
+    let lv = vec4<f16>((v - h) * LO);
+    for (var q = 0u; q < 4u; q = q + 1u) {
+        if (w) {
+            wh[o + q] = hv[q];
+            wl[o + q] = lv[q];
+        } else {
+            xh[o + q] = hv[q];
+            xl[o + q] = lv[q];
+        }
+    }
 }
 
-// The products of the workgroup's tile, into `cs`.
+// One 16-deep step of the products: weight rows at `a` of the staged weights, x at column kk.
+fn step16(a: u32, kk: u32) {
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[a + kk], SK);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[a + kk], SK);
+    // B: k by rows of x, which is the staged rows of x column-major
+    var bh = coopLoad<coop_mat16x16<f16, B>>(&xh[kk], SK);
+    var bl = coopLoad<coop_mat16x16<f16, B>>(&xl[kk], SK);
+    h0 = coopMultiplyAdd(ah, bh, h0);
+    l0 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l0));
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[16u * SK + kk], SK);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[16u * SK + kk], SK);
+    h1 = coopMultiplyAdd(ah, bh, h1);
+    l1 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l1));
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[32u * SK + kk], SK);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[32u * SK + kk], SK);
+    h2 = coopMultiplyAdd(ah, bh, h2);
+    l2 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l2));
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[48u * SK + kk], SK);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[48u * SK + kk], SK);
+    h3 = coopMultiplyAdd(ah, bh, h3);
+    l3 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l3));
+}
+
+// The products of the workgroup's tile, into this subgroup's accumulators.
 fn tile_products(li: u32, sg: u32) {
-    // what this invocation stages: columns lc .. lc + 8 of tile row lr
-    let lr = li / 4u;
-    let lc = (li % 4u) * 8u;
-    let o = lr * SK + lc;
-    // this subgroup's weight rows and rows of x, as offsets of the staged tiles
-    let a0 = 16u * (sg % 4u) * SK;
-    let b0 = 32u * (sg / 4u) * SK;
-    let b1 = b0 + 16u * SK;
-    var h0 = coop_mat16x16<f32, C>();
-    var l0 = coop_mat16x16<f32, C>();
-    var h1 = coop_mat16x16<f32, C>();
-    var l1 = coop_mat16x16<f32, C>();
-    var wa = w4(lr, lc);
-    var wb = w4(lr, lc + 4u);
-    var xa = x4(lr, lc);
-    var xb = x4(lr, lc + 4u);
+    // what this invocation stages: columns wc .. wc + 16 of weight row wr, xc .. xc + 8 of x row xr
+    let wr = li / 2u;
+    let wc = (li % 2u) * 16u;
+    let xr = li / 4u;
+    let xc = (li % 4u) * 8u;
+    let a = 16u * sg * SK;
+    h0 = coop_mat16x16<f32, C>();
+    h1 = coop_mat16x16<f32, C>();
+    h2 = coop_mat16x16<f32, C>();
+    h3 = coop_mat16x16<f32, C>();
+    l0 = coop_mat16x16<f32, C>();
+    l1 = coop_mat16x16<f32, C>();
+    l2 = coop_mat16x16<f32, C>();
+    l3 = coop_mat16x16<f32, C>();
+    var wv = w16(wr, wc);
+    var x0 = x4(xr, xc);
+    var x1 = x4(xr, xc + 4u);
     for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
-        let wha = hi4(wa);
-        let whb = hi4(wb);
-        let xha = hi4(xa);
-        let xhb = hi4(xb);
-        let wla = lo4(wa, wha);
-        let wlb = lo4(wb, whb);
-        let xla = lo4(xa, xha);
-        let xlb = lo4(xb, xhb);
-        let wha16 = vec4<f16>(wha);
-        let whb16 = vec4<f16>(whb);
-        let xha16 = vec4<f16>(xha);
-        let xhb16 = vec4<f16>(xhb);
-        for (var q = 0u; q < 4u; q = q + 1u) {
-            wh[o + q] = wha16[q];
-            wh[o + 4u + q] = whb16[q];
-            wl[o + q] = wla[q];
-            wl[o + 4u + q] = wlb[q];
-            xh[o + q] = xha16[q];
-            xh[o + 4u + q] = xhb16[q];
-            xl[o + q] = xla[q];
-            xl[o + 4u + q] = xlb[q];
-        }
+        stage4(true, wr * SK + wc, wv.a);
+        stage4(true, wr * SK + wc + 4u, wv.b);
+        stage4(true, wr * SK + wc + 8u, wv.c);
+        stage4(true, wr * SK + wc + 12u, wv.d);
+        stage4(false, xr * SK + xc, x0);
+        stage4(false, xr * SK + xc + 4u, x1);
         workgroupBarrier();
         let next = k0 + TK;
         if (next < p.k) {
-            wa = w4(lr, next + lc);
-            wb = w4(lr, next + lc + 4u);
-            xa = x4(lr, next + lc);
-            xb = x4(lr, next + lc + 4u);
+            wv = w16(wr, next + wc);
+            x0 = x4(xr, next + xc);
+            x1 = x4(xr, next + xc + 4u);
         }
-        for (var kk = 0u; kk < TK; kk = kk + 16u) {
-            // A: weight rows by k, row-major; B: k by rows of x, which is x's rows column-major
-            let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[a0 + kk], SK);
-            let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[a0 + kk], SK);
-            let bh0 = coopLoad<coop_mat16x16<f16, B>>(&xh[b0 + kk], SK);
-            let bl0 = coopLoad<coop_mat16x16<f16, B>>(&xl[b0 + kk], SK);
-            let bh1 = coopLoad<coop_mat16x16<f16, B>>(&xh[b1 + kk], SK);
-            let bl1 = coopLoad<coop_mat16x16<f16, B>>(&xl[b1 + kk], SK);
-            h0 = coopMultiplyAdd(ah, bh0, h0);
-            l0 = coopMultiplyAdd(ah, bl0, l0);
-            l0 = coopMultiplyAdd(al, bh0, l0);
-            h1 = coopMultiplyAdd(ah, bh1, h1);
-            l1 = coopMultiplyAdd(ah, bl1, l1);
-            l1 = coopMultiplyAdd(al, bh1, l1);
-        }
+        step16(a, 0u);
+        step16(a, 16u);
         workgroupBarrier();
     }
-    // C[r][b] at cs[b * TM + r]: column-major with stride TM
-    let c0 = 32u * (sg / 4u) * TM + 16u * (sg % 4u);
-    coopStore(h0 + l0 * (1.0 / LO), &cs[c0], TM);
-    coopStore(h1 + l1 * (1.0 / LO), &cs[c0 + 16u * TM], TM);
-    workgroupBarrier();
 }
 
-// The products in `cs` through the kernel's `store`: each invocation four weight rows against
-// four rows of x, as tile.wgsl's tile_store.
-fn tile_store(li: u32) {
+// Results of weight rows r0 .. r0 + HALF from `cs` through the kernel's `store`: each invocation
+// four weight rows against four rows of x, as tile.wgsl's tile_store.
+fn tile_store(li: u32, r0: u32) {
     let tr = 4u * (li % 16u);
     let tb = 4u * (li / 16u);
     for (var i = 0u; i < 4u; i = i + 1u) {
-        let c = tb * TM + tr + i;
-        let v = vec4<f32>(cs[c], cs[c + TM], cs[c + 2u * TM], cs[c + 3u * TM]);
-        store(tile0.x + tr + i, tile0.y + tb, v);
+        let c = tb * HALF + tr + i;
+        let v = vec4<f32>(cs[c], cs[c + HALF], cs[c + 2u * HALF], cs[c + 3u * HALF]);
+        store(tile0.x + r0 + tr + i, tile0.y + tb, v);
     }
 }

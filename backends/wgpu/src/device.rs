@@ -71,8 +71,8 @@ impl fmt::Display for AdapterInfoRow {
 }
 
 /// Whether `adapter` can run tile_coop.wgsl: wgpu's cooperative-matrix feature with the
-/// 16 x 16 x 16 f16 x f16 + f32 configuration, shader-f16, and subgroups of exactly 32 (eight per
-/// workgroup of 256).
+/// 16 x 16 x 16 f16 x f16 + f32 configuration, shader-f16, subgroups of exactly 32 (eight per
+/// workgroup of 256), and room for its workgroup arrays.
 pub fn coop_capable(adapter: &Adapter) -> bool {
     let has = adapter.features();
     let info = adapter.get_info();
@@ -80,6 +80,7 @@ pub fn coop_capable(adapter: &Adapter) -> bool {
         wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
     has.contains(needed)
         && (info.subgroup_min_size, info.subgroup_max_size) == (32, 32)
+        && adapter.limits().max_compute_workgroup_storage_size >= crate::kernels::MAT_MUL_COOP_SHARED
         && adapter.cooperative_matrix_properties().iter().any(|p| {
             use wgpu::wgt::CooperativeScalarType::{F16, F32};
             (p.m_size, p.n_size, p.k_size) == (16, 16, 16) && p.ab_type == F16 && p.cr_type == F32

@@ -8,7 +8,8 @@
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
 //!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
 //!   `tile` (the tiled product loop and entry point of mat_mul and mat_mul_id: `tile.wgsl`, or
-//!   `tile_coop.wgsl` on devices with cooperative matrices), `xvec` (the mat-vec kernels' reads of
+//!   `tile_coop.wgsl` on devices with cooperative matrices), `tile_weights` (their weight reads),
+//!   `xvec` (the mat-vec kernels' reads of
 //!   x).
 //! - cooperative-matrix variants get `enable f16; enable wgpu_cooperative_matrix;` first.
 //!
@@ -145,8 +146,14 @@ pub const ATTENTION_TILE_MAX_D: usize = 128;
 pub const ATTENTION_TILE_SHARED: u32 =
     (16 * (ATTENTION_TILE_ROWS + ATTENTION_TILE_KEYS) * (ATTENTION_TILE_MAX_D / 4 + 1)
         + 4 * ATTENTION_TILE_ROWS * (ATTENTION_TILE_KEYS + 7)) as u32;
-/// Tile of `mat_mul.wgsl`: weight rows by rows of x.
+/// Tile of `mat_mul.wgsl` and `mat_mul_id.wgsl` (tile.wgsl): weight rows by rows of x. The
+/// cooperative-matrix form (tile_coop.wgsl) takes [`MAT_MUL_COOP_ROWS`] weight rows by as many
+/// rows of x (see [`Kernel::tile`]).
 pub const MAT_MUL_TILE: (usize, usize) = (64, 64);
+pub const MAT_MUL_COOP_ROWS: usize = 128;
+/// Workgroup memory tile_coop.wgsl declares, in bytes: hi and lo f16 parts of 128 weight rows and
+/// 64 rows of x, 40 f16s each, and 64 x 64 f32 results.
+pub const MAT_MUL_COOP_SHARED: u32 = 2 * 2 * (128 + 64) * 40 + 4 * 64 * 64;
 
 /// The dtypes that have a weight reader.
 pub const WEIGHT_DTYPES: [DType; 13] = [
@@ -173,6 +180,7 @@ const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 const TILE_COOP: &str = include_str!("../../../shaders/tile_coop.wgsl");
+const TILE_WEIGHTS: &str = include_str!("../../../shaders/tile_weights.wgsl");
 const XVEC: &str = include_str!("../../../shaders/xvec.wgsl");
 
 /// The weight reader for `dtype`.
@@ -315,6 +323,15 @@ impl Kernel {
         )
     }
 
+    /// The (weight rows, rows of x) of a workgroup's tile in mat_mul and mat_mul_id on a device
+    /// with `caps`.
+    pub fn tile(&self, caps: Caps) -> (usize, usize) {
+        match self.effective_caps(caps).coop {
+            true => (MAT_MUL_COOP_ROWS, MAT_MUL_TILE.1),
+            false => MAT_MUL_TILE,
+        }
+    }
+
     /// Whether wgpu must zero the kernel's workgroup memory as each workgroup starts. Not for the
     /// tiled products: every staged element (and, in tile_coop.wgsl, every result) is written
     /// before the barrier after which it is read, and zeroing would cost each workgroup a pass
@@ -441,6 +458,7 @@ impl Kernel {
         }
         if matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_)) {
             snippets.push(("tile", if caps.coop { TILE_COOP } else { TILE }));
+            snippets.push(("tile_weights", TILE_WEIGHTS));
         }
         if matches!(
             self,

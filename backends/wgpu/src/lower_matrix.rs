@@ -132,6 +132,7 @@ impl Planner<'_, '_> {
             } else {
                 Kernel::MatMul(w.dtype)
             };
+            let tm = kernel.tile(self.gpu.caps).0;
             let bytes: crate::plan::BytesFn = Box::new(move |b| {
                 let rows_x = count(&s2, b) / k.max(1);
                 (len * row_bytes + 4 * rows_x * k + if add { 4 * rows_x * len } else { 0 }) as u64
@@ -145,11 +146,7 @@ impl Planner<'_, '_> {
                     let groups = if vec_form {
                         grid(len.div_ceil(MAT_VEC_ROWS))
                     } else {
-                        [
-                            len.div_ceil(MAT_MUL_TILE.0) as u32,
-                            rows_x.div_ceil(MAT_MUL_TILE.1) as u32,
-                            1,
-                        ]
+                        [len.div_ceil(tm) as u32, rows_x.div_ceil(MAT_MUL_TILE.1) as u32, 1]
                     };
                     (p, groups)
                 }),
@@ -234,15 +231,17 @@ impl Planner<'_, '_> {
                 offsets.clone(),
                 out.clone(),
             ];
+            let kernel = Kernel::MatMulId(w.dtype);
+            let tm = kernel.tile(self.gpu.caps).0;
             self.push_counted(
-                Kernel::MatMulId(w.dtype),
+                kernel,
                 bufs,
                 Box::new(move |b| {
                     let pairs = count(&s, b);
                     let p = Params::new().u(k).u(n).u(row_bytes).u(expert_bytes).u(lo).u(hi);
                     let p = p.u(experts).u(x_div).flag(first);
                     let tiles = max_tiles(pairs, experts) as u32;
-                    (p, [n.div_ceil(MAT_MUL_TILE.0) as u32, tiles, 1])
+                    (p, [n.div_ceil(tm) as u32, tiles, 1])
                 }),
                 expert_bytes_read(s2, hi - lo, expert_bytes, k),
             )?;

@@ -4,10 +4,8 @@
 // `fn tile_begin(li: u32, wg: vec3<u32>) -> bool` (sets `tile0`; false when the workgroup has
 // nothing to multiply). kernels.rs puts `enable f16; enable wgpu_cooperative_matrix;` first.
 //
-// f32 accuracy from f16 inputs: every value v is staged as hi (v cut to f16's mantissa) and
-// lo = f16((v - hi) * 2048), so v = hi + lo / 2048 to ~22 bits. A tile is Wh Xh + (Wh Xl + Wl Xh) / 2048, in two f32
-// accumulators; the dropped Wl Xl is 2^-22 of the product. (f16 holds magnitudes up to 65504:
-// weights and the activations that reach a product are far below it.)
+// f32 accuracy from f16 inputs: every value is staged as the hi and lo f16 parts of split16.wgsl
+// (kernels.rs puts it first), and a tile is Wh Xh + (Wh Xl + Wl Xh) / LO in two f32 accumulators.
 //
 // A workgroup of 256 invocations (8 subgroups) computes TM = 128 weight rows by TN = 64 rows of x
 // (twice tile.wgsl's weight rows: the staging of x, not arithmetic, bounds these kernels, so each
@@ -23,8 +21,6 @@ const TN: u32 = 64u;
 const TK: u32 = 32u;
 // row stride of the staged tiles, in f16s (16-byte multiple; the pad spreads rows over banks)
 const SK: u32 = TK + 8u;
-// the scale of the staged low parts
-const LO: f32 = 2048.0;
 // weight rows whose results `cs` holds at once
 const HALF: u32 = 64u;
 
@@ -71,18 +67,11 @@ fn main(
     }
 }
 
-// The hi parts of four values, as f32s: each value with its f32 mantissa cut to f16's ten bits,
-// so that f16(hi) is exact and v - hi is exact in f32. (Done on the bits: a driver may fold
-// f32(f16(v)) into v, which would make every lo part zero.)
-fn hi4(v: vec4<f32>) -> vec4<f32> {
-    return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xFFFFE000u));
-}
-
 // Stages four values at `o` of the weight tile (`w` true) or of the tile of x.
 fn stage4(w: bool, o: u32, v: vec4<f32>) {
     let h = hi4(v);
     let hv = vec4<f16>(h);
-    let lv = vec4<f16>((v - h) * LO);
+    let lv = lo4(v, h);
     for (var q = 0u; q < 4u; q = q + 1u) {
         if (w) {
             wh[o + q] = hv[q];

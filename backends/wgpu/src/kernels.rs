@@ -107,17 +107,23 @@ pub enum Kernel {
     Unary(Unary),
     Binary(Binary),
     AddInto,
-    RmsNorm { mul: bool },
+    RmsNorm {
+        mul: bool,
+    },
     SoftMax,
     Rope,
     Attention,
     AttentionTiled,
+    /// attention_tiled's result on cooperative matrices (devices with `Caps::coop` only).
+    AttentionCoop,
     AttentionMerge,
     Copy,
     Sum,
     Gather,
     TopK,
-    Argsort { descending: bool },
+    Argsort {
+        descending: bool,
+    },
     GroupMask,
     MoeRouter,
     NormRope,
@@ -146,6 +152,9 @@ pub const ATTENTION_TILE_MAX_D: usize = 128;
 pub const ATTENTION_TILE_SHARED: u32 =
     (16 * (ATTENTION_TILE_ROWS + ATTENTION_TILE_KEYS) * (ATTENTION_TILE_MAX_D / 4 + 1)
         + 4 * ATTENTION_TILE_ROWS * (ATTENTION_TILE_KEYS + 7)) as u32;
+/// Workgroup memory attention_coop.wgsl declares, in bytes: hi and lo f16 parts of 32 query
+/// rows and 32 keys (or values) of 136, and of 32 x 40 probabilities; 32 x 32 + 32 f32s.
+pub const ATTENTION_COOP_SHARED: u32 = 2 * 2 * (2 * 32 * 136 + 32 * 40) + 4 * (32 * 32 + 32);
 /// Tile of `mat_mul.wgsl` and `mat_mul_id.wgsl` (tile.wgsl): weight rows by rows of x. The
 /// cooperative-matrix form (tile_coop.wgsl) takes [`MAT_MUL_COOP_ROWS`] weight rows by as many
 /// rows of x (see [`Kernel::tile`]).
@@ -181,6 +190,7 @@ const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 const TILE_COOP: &str = include_str!("../../../shaders/tile_coop.wgsl");
 const TILE_WEIGHTS: &str = include_str!("../../../shaders/tile_weights.wgsl");
+const SPLIT16: &str = include_str!("../../../shaders/split16.wgsl");
 const XVEC: &str = include_str!("../../../shaders/xvec.wgsl");
 
 /// The weight reader for `dtype`.
@@ -226,6 +236,7 @@ impl Kernel {
             Kernel::Rope => "rope",
             Kernel::Attention => "attention",
             Kernel::AttentionTiled => "attention_tiled",
+            Kernel::AttentionCoop => "attention_coop",
             Kernel::AttentionMerge => "attention_merge",
             Kernel::Copy => "copy",
             Kernel::Sum => "sum",
@@ -259,6 +270,7 @@ impl Kernel {
             Kernel::Rope => include_str!("../../../shaders/rope.wgsl"),
             Kernel::Attention => include_str!("../../../shaders/attention.wgsl"),
             Kernel::AttentionTiled => include_str!("../../../shaders/attention_tiled.wgsl"),
+            Kernel::AttentionCoop => include_str!("../../../shaders/attention_coop.wgsl"),
             Kernel::AttentionMerge => include_str!("../../../shaders/attention_merge.wgsl"),
             Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
             Kernel::Sum => include_str!("../../../shaders/sum.wgsl"),
@@ -293,6 +305,7 @@ impl Kernel {
             | Kernel::Rope
             | Kernel::Attention
             | Kernel::AttentionTiled
+            | Kernel::AttentionCoop
             | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
@@ -337,7 +350,7 @@ impl Kernel {
     /// before the barrier after which it is read, and zeroing would cost each workgroup a pass
     /// over 16-37 KB.
     pub fn zero_workgroup_memory(&self) -> bool {
-        !matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_))
+        !matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_) | Kernel::AttentionCoop)
     }
 
     /// Invocations per workgroup.
@@ -354,6 +367,8 @@ impl Kernel {
             | Kernel::GateUp(..) => 128,
             // four invocations per query row (QR in attention_tiled.wgsl)
             Kernel::AttentionTiled => 4 * ATTENTION_TILE_ROWS as u32,
+            // four subgroups of 32 (attention_coop.wgsl)
+            Kernel::AttentionCoop => 128,
             _ => 64,
         }
     }
@@ -376,7 +391,7 @@ impl Kernel {
             Kernel::Rope => (3, 1),
             // out, then the partials and per-row counters of split (decode) attention
             Kernel::Attention => (3, 3),
-            Kernel::AttentionTiled => (3, 1),
+            Kernel::AttentionTiled | Kernel::AttentionCoop => (3, 1),
             Kernel::AttentionMerge => (1, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
@@ -405,6 +420,7 @@ impl Kernel {
             | Kernel::Rope
             | Kernel::Attention
             | Kernel::AttentionTiled
+            | Kernel::AttentionCoop
             | Kernel::AttentionMerge
             | Kernel::Copy
             | Kernel::Sum
@@ -424,8 +440,13 @@ impl Kernel {
         Caps {
             subgroups: caps.subgroups && self.reduces(),
             f16: caps.f16 && self.weight_dtype() == Some(DType::F16),
-            coop: caps.coop && self.coop_tiles(),
+            coop: caps.coop && (self.coop_tiles() || self.needs_coop()),
         }
+    }
+
+    /// Whether the kernel exists only on devices with cooperative matrices.
+    pub fn needs_coop(&self) -> bool {
+        matches!(self, Kernel::AttentionCoop)
     }
 
     /// Whether the kernel's tiled products run on cooperative matrices where the device has
@@ -456,8 +477,9 @@ impl Kernel {
         if matches!(self, Kernel::Rope | Kernel::NormRope) {
             snippets.push(("angles", ANGLES));
         }
+        let tile_coop = format!("{SPLIT16}\n{TILE_COOP}");
         if matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_)) {
-            snippets.push(("tile", if caps.coop { TILE_COOP } else { TILE }));
+            snippets.push(("tile", if caps.coop { &tile_coop } else { TILE }));
             snippets.push(("tile_weights", TILE_WEIGHTS));
         }
         if matches!(
@@ -465,6 +487,9 @@ impl Kernel {
             Kernel::MatVec(..) | Kernel::MatVecId(_) | Kernel::MoeGateUp(_) | Kernel::MoeDown(_) | Kernel::GateUp(..)
         ) {
             snippets.push(("xvec", XVEC));
+        }
+        if matches!(self, Kernel::AttentionCoop) {
+            snippets.push(("split16", SPLIT16));
         }
         let text = assemble(self.template(), &self.consts(), &snippets)?;
         Ok(match caps.coop {
@@ -537,6 +562,7 @@ impl Kernel {
             Kernel::Rope,
             Kernel::Attention,
             Kernel::AttentionTiled,
+            Kernel::AttentionCoop,
             Kernel::AttentionMerge,
             Kernel::Copy,
             Kernel::Sum,
@@ -569,7 +595,7 @@ pub fn all_variants() -> Result<Vec<ShaderVariant>, String> {
     for kernel in Kernel::all() {
         for caps in Caps::all() {
             let caps = kernel.effective_caps(caps);
-            if out.iter().any(|v| v.kernel == kernel && v.caps == caps) {
+            if (kernel.needs_coop() && !caps.coop) || out.iter().any(|v| v.kernel == kernel && v.caps == caps) {
                 continue;
             }
             let wgsl = kernel.wgsl(caps).map_err(|e| format!("{}: {e}", kernel.label(caps)))?;

@@ -1,5 +1,6 @@
-//! Lowering of `attention`: the tiled prefill kernel (attention_tiled.wgsl) where the head dims
-//! and the query groups fit it, else attention.wgsl, which for decode (few queries) splits the
+//! Lowering of `attention`: the tiled prefill kernel (attention_tiled.wgsl, or attention_coop.wgsl
+//! on devices with cooperative matrices) where the head dims and the query groups fit it, else
+//! attention.wgsl, which for decode (few queries) splits the
 //! keys over workgroups and has the last workgroup of each query head merge the partials (on
 //! Vulkan; elsewhere an attention_merge launch does, see `AttentionMerge`).
 
@@ -7,7 +8,8 @@ use lingot_ir::exec::BackendError;
 use lingot_ir::{Shape, Value};
 
 use crate::kernels::{
-    Kernel, ATTENTION_MAX_D, ATTENTION_TILE_MAX_D, ATTENTION_TILE_ROWS, ATTENTION_TILE_SHARED, MAT_VEC_MAX_B,
+    Kernel, ATTENTION_COOP_SHARED, ATTENTION_MAX_D, ATTENTION_TILE_MAX_D, ATTENTION_TILE_ROWS, ATTENTION_TILE_SHARED,
+    MAT_VEC_MAX_B,
 };
 use crate::pipelines::{grid, Params};
 use crate::plan::{BytesFn, KvCheck, Planner};
@@ -54,11 +56,21 @@ impl Planner<'_, '_> {
             && heads % kv_heads.max(1) == 0
             && ATTENTION_TILE_ROWS.is_multiple_of(group)
             && self.gpu.limits.max_compute_workgroup_storage_size >= ATTENTION_TILE_SHARED;
+        // on cooperative matrices where the head dims are whole 16 x 16 tiles
+        let coop = tiled
+            && self.gpu.caps.coop
+            && d % 16 == 0
+            && dv % 16 == 0
+            && self.gpu.limits.max_compute_workgroup_storage_size >= ATTENTION_COOP_SHARED;
         if tiled {
             // prefill: a block of queries per workgroup, each key and value loaded once for all
             let tokens_per_group = ATTENTION_TILE_ROWS / group;
             return self.push_counted(
-                Kernel::AttentionTiled,
+                if coop {
+                    Kernel::AttentionCoop
+                } else {
+                    Kernel::AttentionTiled
+                },
                 vec![q, k, v, out],
                 Box::new(move |b| {
                     let t = qs.dims()[0].bind(b);

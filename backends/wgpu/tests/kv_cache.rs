@@ -116,7 +116,9 @@ fn attention_with_keys_from_inputs() {
     // kv over 64 with few queries: decode plans split the keys over workgroups of 64 and
     // merge the partials (at t 3, kv 129 the first query sees none of the last split); past
     // 64 splits (kv > 4096) the splits widen (4096 keys in a 6000-key context: the most splits); over eight queries (prefill) blocks of queries
-    // share their key loads (attention_tiled.wgsl), several blocks and chunks of keys
+    // share their key loads (attention_tiled.wgsl, or attention_coop.wgsl where the head dims
+    // are multiples of 16 and the device has cooperative matrices), several blocks and chunks of
+    // keys
     let cases = [
         (12, 12),
         (20, 50),
@@ -132,11 +134,14 @@ fn attention_with_keys_from_inputs() {
         (1, 4097),
         (2, 6000),
     ];
-    // head dims that are a multiple of four (vector loads), and ones that are not
+    // head dims that are a multiple of four (vector loads), ones that are not, and multiples of
+    // 16 (cooperative-matrix tiles) up to 128
     let dims = cases.map(|(t, kv)| (t, kv, 24, 20));
+    let sixteens = [(12, 12, 32, 32), (37, 37, 48, 16), (20, 90, 128, 128), (40, 45, 16, 64)];
     for (t, kv, d, dv) in dims
         .into_iter()
         .chain([(1, 150, 22, 18), (5, 9, 22, 18), (20, 30, 22, 18)])
+        .chain(sixteens)
     {
         let mut g = Graph::new();
         let q = f32_input(&mut g, "q", shape![Sym::T, 6, d]);

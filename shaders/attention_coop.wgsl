@@ -3,9 +3,10 @@
 // A workgroup of four subgroups takes QR = 32 query rows that share KV head `kh` (TB = QR / g
 // consecutive tokens times the g query heads; row r is token t0 + r / g, head kh * g + r % g),
 // and the keys in chunks of KC = 32, in two passes:
-// 1. each row's largest score: per chunk, the scores S = q k^T (subgroup s: rows 16 (s % 2), keys
-//    16 (s / 2)) go through workgroup memory, where four invocations a row take their maxima;
-// 2. per chunk, S again, then the probabilities P = exp(S - max) (zero where masked: key j is seen
+// 1. each row's largest score, near enough (from the hi parts alone): per chunk, the scores
+//    S = q k^T (subgroup s: rows 16 (s % 2), keys 16 (s / 2)) go through workgroup memory, where
+//    four invocations a row take their maxima;
+// 2. per chunk, S again (exact), then the probabilities P = exp(S - max) (zero where masked: key j is seen
 //    by query t when j <= kv - T + t) and the row sums; then O += P v (subgroup s: rows 16 (s % 2),
 //    value dims 64 (s / 2) .. + 64). Knowing the max first, O is never rescaled, so it stays in
 //    the subgroups' accumulators.
@@ -69,11 +70,19 @@ fn stage4(which: u32, o: u32, val: vec4<f32>) {
     }
 }
 
-// Stages keys (`values` false, d dims) or values (dv dims) j0 .. j0 + KC of KV head kh; zeros
-// past j_end and past the head dim.
-fn stage_chunk(li: u32, j0: u32, j_end: u32, kh_: u32, values: bool) {
+// A chunk in registers: this invocation's vec4s li + 128 u (u < 8) of the chunk's KC x 32.
+struct Chunk {
+    v: array<vec4<f32>, 8>,
+}
+
+// Loads keys (`values` false, d dims) or values (dv dims) j0 .. j0 + KC of KV head kh; zeros
+// past j_end and past the head dim. Loaded a phase before they are staged, so that the loads'
+// latency overlaps the products.
+fn load_chunk(li: u32, j0: u32, j_end: u32, kh_: u32, values: bool) -> Chunk {
     let dims4 = select(p.d, p.dv, values) / 4u;
-    for (var i = li; i < KC * 32u; i = i + 128u) {
+    var c: Chunk;
+    for (var u = 0u; u < 8u; u = u + 1u) {
+        let i = li + 128u * u;
         let j = j0 + i / 32u;
         let c4 = i % 32u;
         var val = vec4<f32>(0.0);
@@ -85,8 +94,37 @@ fn stage_chunk(li: u32, j0: u32, j_end: u32, kh_: u32, values: bool) {
                 val = k[at];
             }
         }
-        stage4(1u, (i / 32u) * SD + 4u * c4, val);
+        c.v[u] = val;
     }
+    return c;
+}
+
+// Stages a chunk into kh/kl; without `lo`, only the hi parts (keys for pass 1).
+fn stage_chunk(li: u32, c: Chunk, lo: bool) {
+    for (var u = 0u; u < 8u; u = u + 1u) {
+        let i = li + 128u * u;
+        let o = (i / 32u) * SD + 4u * (i % 32u);
+        if (lo) {
+            stage4(1u, o, c.v[u]);
+        } else {
+            let hv = vec4<f16>(hi4(c.v[u]));
+            for (var e = 0u; e < 4u; e = e + 1u) {
+                kh[o + e] = hv[e];
+            }
+        }
+    }
+}
+
+// This subgroup's 16 x 16 tile of scores from the hi parts alone (to ~2^-11: pass 1's maxima
+// only keep exp from overflowing, and any value near the largest score does), into `s`.
+fn scores_hi(rq: u32, kq: u32) {
+    var sh = coop_mat16x16<f32, C>();
+    for (var c = 0u; c < p.d; c = c + 16u) {
+        let ah = coopLoadT<coop_mat16x16<f16, A>>(&qh[rq * SD + c], SD);
+        let bh = coopLoad<coop_mat16x16<f16, B>>(&kh[kq * SD + c], SD);
+        sh = coopMultiplyAdd(ah, bh, sh);
+    }
+    coopStoreT(sh, &s[rq * KC + kq], KC);
 }
 
 // This subgroup's 16 x 16 tile of scores (rows rq, keys kq of the chunk), into `s`.
@@ -138,12 +176,14 @@ fn main(
     let rq = 16u * (sg % 2u);
     let kq = 16u * (sg / 2u);
 
-    // 1. each row's largest score
+    // 1. each row's largest score (near enough: see scores_hi)
     var m = neg_inf;
+    var keys = load_chunk(li, 0u, j_end, kvh, false);
     for (var j0 = 0u; j0 < j_end; j0 = j0 + KC) {
-        stage_chunk(li, j0, j_end, kvh, false);
+        stage_chunk(li, keys, false);
         workgroupBarrier();
-        scores(rq, kq);
+        keys = load_chunk(li, j0 + KC, j_end, kvh, false);
+        scores_hi(rq, kq);
         workgroupBarrier();
         for (var u = 0u; u < 8u; u = u + 1u) {
             let j = j0 + k0 + u;
@@ -166,9 +206,12 @@ fn main(
     var ol1 = coop_mat16x16<f32, C>();
     var ol2 = coop_mat16x16<f32, C>();
     var ol3 = coop_mat16x16<f32, C>();
+    keys = load_chunk(li, 0u, j_end, kvh, false);
     for (var j0 = 0u; j0 < j_end; j0 = j0 + KC) {
-        stage_chunk(li, j0, j_end, kvh, false);
+        stage_chunk(li, keys, true);
         workgroupBarrier();
+        let values = load_chunk(li, j0, j_end, kvh, true);
+        keys = load_chunk(li, j0 + KC, j_end, kvh, false);
         scores(rq, kq);
         workgroupBarrier();
         for (var h = 0u; h < 2u; h = h + 1u) {
@@ -183,7 +226,7 @@ fn main(
             sum = sum + (e.x + e.y) + (e.z + e.w);
             stage4(2u, row * SP + k0 + 4u * h, e);
         }
-        stage_chunk(li, j0, j_end, kvh, true);
+        stage_chunk(li, values, true);
         workgroupBarrier();
         for (var kk = 0u; kk < KC; kk = kk + 16u) {
             let ah = coopLoadT<coop_mat16x16<f16, A>>(&ph[rq * SP + kk], SP);

@@ -24,10 +24,12 @@ const SK: u32 = TK + 8u;
 // weight rows whose results `cs` holds at once
 const HALF: u32 = 64u;
 
-var<workgroup> wh: array<f16, 5120>; // [TM][SK]
-var<workgroup> wl: array<f16, 5120>;
-var<workgroup> xh: array<f16, 2560>; // [TN][SK]
-var<workgroup> xl: array<f16, 2560>;
+// staged parts as vec4s of f16 (one store per four values; cooperative loads and their strides
+// count in vec4s), indexed by f16 offset / 4
+var<workgroup> wh: array<vec4<f16>, 1280>; // [TM][SK / 4]
+var<workgroup> wl: array<vec4<f16>, 1280>;
+var<workgroup> xh: array<vec4<f16>, 640>; // [TN][SK / 4]
+var<workgroup> xl: array<vec4<f16>, 640>;
 var<workgroup> cs: array<f32, 4096>; // [TN][HALF]: results of half the weight rows, x row major
 
 // the first weight row and row of x of this workgroup's tile
@@ -72,36 +74,34 @@ fn stage4(w: bool, o: u32, v: vec4<f32>) {
     let h = hi4(v);
     let hv = vec4<f16>(h);
     let lv = lo4(v, h);
-    for (var q = 0u; q < 4u; q = q + 1u) {
-        if (w) {
-            wh[o + q] = hv[q];
-            wl[o + q] = lv[q];
-        } else {
-            xh[o + q] = hv[q];
-            xl[o + q] = lv[q];
-        }
+    if (w) {
+        wh[o / 4u] = hv;
+        wl[o / 4u] = lv;
+    } else {
+        xh[o / 4u] = hv;
+        xl[o / 4u] = lv;
     }
 }
 
 // One 16-deep step of the products: weight rows at `a` of the staged weights, x at column kk.
 fn step16(a: u32, kk: u32) {
-    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[a + kk], SK);
-    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[a + kk], SK);
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
     // B: k by rows of x, which is the staged rows of x column-major
-    var bh = coopLoad<coop_mat16x16<f16, B>>(&xh[kk], SK);
-    var bl = coopLoad<coop_mat16x16<f16, B>>(&xl[kk], SK);
+    var bh = coopLoad<coop_mat16x16<f16, B>>(&xh[kk / 4u], SK / 4u);
+    var bl = coopLoad<coop_mat16x16<f16, B>>(&xl[kk / 4u], SK / 4u);
     h0 = coopMultiplyAdd(ah, bh, h0);
     l0 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l0));
-    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[16u * SK + kk], SK);
-    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[16u * SK + kk], SK);
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(16u * SK + kk) / 4u], SK / 4u);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(16u * SK + kk) / 4u], SK / 4u);
     h1 = coopMultiplyAdd(ah, bh, h1);
     l1 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l1));
-    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[32u * SK + kk], SK);
-    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[32u * SK + kk], SK);
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(32u * SK + kk) / 4u], SK / 4u);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(32u * SK + kk) / 4u], SK / 4u);
     h2 = coopMultiplyAdd(ah, bh, h2);
     l2 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l2));
-    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[48u * SK + kk], SK);
-    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[48u * SK + kk], SK);
+    bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(48u * SK + kk) / 4u], SK / 4u);
+    bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(48u * SK + kk) / 4u], SK / 4u);
     h3 = coopMultiplyAdd(ah, bh, h3);
     l3 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l3));
 }

@@ -38,12 +38,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> qh: array<f16, 4352>; // [QR][SD]
-var<workgroup> ql: array<f16, 4352>;
-var<workgroup> kh: array<f16, 4352>; // [KC][SD]: the chunk's keys, then its values
-var<workgroup> kl: array<f16, 4352>;
-var<workgroup> ph: array<f16, 1280>; // [QR][SP]: probabilities
-var<workgroup> pl: array<f16, 1280>;
+// staged parts as vec4s of f16 (one store per four values; cooperative loads and their strides
+// count in vec4s), indexed by f16 offset / 4
+var<workgroup> qh: array<vec4<f16>, 1088>; // [QR][SD / 4]
+var<workgroup> ql: array<vec4<f16>, 1088>;
+var<workgroup> kh: array<vec4<f16>, 1088>; // [KC][SD / 4]: the chunk's keys, then its values
+var<workgroup> kl: array<vec4<f16>, 1088>;
+var<workgroup> ph: array<vec4<f16>, 320>; // [QR][SP / 4]: probabilities
+var<workgroup> pl: array<vec4<f16>, 320>;
 var<workgroup> s: array<f32, 1024>;  // [QR][KC]: scores; at the end, the subgroups' output tiles
 var<workgroup> row_sum: array<f32, QR>;
 
@@ -52,20 +54,18 @@ fn stage4(which: u32, o: u32, val: vec4<f32>) {
     let h = hi4(val);
     let hv = vec4<f16>(h);
     let lv = lo4(val, h);
-    for (var e = 0u; e < 4u; e = e + 1u) {
-        switch which {
-            case 0u: {
-                qh[o + e] = hv[e];
-                ql[o + e] = lv[e];
-            }
-            case 1u: {
-                kh[o + e] = hv[e];
-                kl[o + e] = lv[e];
-            }
-            default: {
-                ph[o + e] = hv[e];
-                pl[o + e] = lv[e];
-            }
+    switch which {
+        case 0u: {
+            qh[o / 4u] = hv;
+            ql[o / 4u] = lv;
+        }
+        case 1u: {
+            kh[o / 4u] = hv;
+            kl[o / 4u] = lv;
+        }
+        default: {
+            ph[o / 4u] = hv;
+            pl[o / 4u] = lv;
         }
     }
 }
@@ -107,10 +107,7 @@ fn stage_chunk(li: u32, c: Chunk, lo: bool) {
         if (lo) {
             stage4(1u, o, c.v[u]);
         } else {
-            let hv = vec4<f16>(hi4(c.v[u]));
-            for (var e = 0u; e < 4u; e = e + 1u) {
-                kh[o + e] = hv[e];
-            }
+            kh[o / 4u] = vec4<f16>(hi4(c.v[u]));
         }
     }
 }
@@ -120,8 +117,8 @@ fn stage_chunk(li: u32, c: Chunk, lo: bool) {
 fn scores_hi(rq: u32, kq: u32) {
     var sh = coop_mat16x16<f32, C>();
     for (var c = 0u; c < p.d; c = c + 16u) {
-        let ah = coopLoadT<coop_mat16x16<f16, A>>(&qh[rq * SD + c], SD);
-        let bh = coopLoad<coop_mat16x16<f16, B>>(&kh[kq * SD + c], SD);
+        let ah = coopLoadT<coop_mat16x16<f16, A>>(&qh[(rq * SD + c) / 4u], SD / 4u);
+        let bh = coopLoad<coop_mat16x16<f16, B>>(&kh[(kq * SD + c) / 4u], SD / 4u);
         sh = coopMultiplyAdd(ah, bh, sh);
     }
     coopStoreT(sh, &s[rq * KC + kq], KC);
@@ -132,11 +129,11 @@ fn scores(rq: u32, kq: u32) {
     var sh = coop_mat16x16<f32, C>();
     var sl = coop_mat16x16<f32, C>();
     for (var c = 0u; c < p.d; c = c + 16u) {
-        let ah = coopLoadT<coop_mat16x16<f16, A>>(&qh[rq * SD + c], SD);
-        let al = coopLoadT<coop_mat16x16<f16, A>>(&ql[rq * SD + c], SD);
+        let ah = coopLoadT<coop_mat16x16<f16, A>>(&qh[(rq * SD + c) / 4u], SD / 4u);
+        let al = coopLoadT<coop_mat16x16<f16, A>>(&ql[(rq * SD + c) / 4u], SD / 4u);
         // B[dim][key] = keys[key][dim]: the staged keys, column-major
-        let bh = coopLoad<coop_mat16x16<f16, B>>(&kh[kq * SD + c], SD);
-        let bl = coopLoad<coop_mat16x16<f16, B>>(&kl[kq * SD + c], SD);
+        let bh = coopLoad<coop_mat16x16<f16, B>>(&kh[(kq * SD + c) / 4u], SD / 4u);
+        let bl = coopLoad<coop_mat16x16<f16, B>>(&kl[(kq * SD + c) / 4u], SD / 4u);
         sh = coopMultiplyAdd(ah, bh, sh);
         sl = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, sl));
     }
@@ -229,24 +226,24 @@ fn main(
         stage_chunk(li, values, true);
         workgroupBarrier();
         for (var kk = 0u; kk < KC; kk = kk + 16u) {
-            let ah = coopLoadT<coop_mat16x16<f16, A>>(&ph[rq * SP + kk], SP);
-            let al = coopLoadT<coop_mat16x16<f16, A>>(&pl[rq * SP + kk], SP);
+            let ah = coopLoadT<coop_mat16x16<f16, A>>(&ph[(rq * SP + kk) / 4u], SP / 4u);
+            let al = coopLoadT<coop_mat16x16<f16, A>>(&pl[(rq * SP + kk) / 4u], SP / 4u);
             // B[key][dim]: the staged values, row-major (zeros past dv: so are those tiles' sums;
             // a coop op may not depend on the subgroup)
-            var bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[kk * SD + d0], SD);
-            var bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[kk * SD + d0], SD);
+            var bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[(kk * SD + d0) / 4u], SD / 4u);
+            var bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[(kk * SD + d0) / 4u], SD / 4u);
             oh0 = coopMultiplyAdd(ah, bh, oh0);
             ol0 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, ol0));
-            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[kk * SD + d0 + 16u], SD);
-            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[kk * SD + d0 + 16u], SD);
+            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[(kk * SD + d0 + 16u) / 4u], SD / 4u);
+            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[(kk * SD + d0 + 16u) / 4u], SD / 4u);
             oh1 = coopMultiplyAdd(ah, bh, oh1);
             ol1 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, ol1));
-            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[kk * SD + d0 + 32u], SD);
-            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[kk * SD + d0 + 32u], SD);
+            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[(kk * SD + d0 + 32u) / 4u], SD / 4u);
+            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[(kk * SD + d0 + 32u) / 4u], SD / 4u);
             oh2 = coopMultiplyAdd(ah, bh, oh2);
             ol2 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, ol2));
-            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[kk * SD + d0 + 48u], SD);
-            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[kk * SD + d0 + 48u], SD);
+            bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[(kk * SD + d0 + 48u) / 4u], SD / 4u);
+            bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[(kk * SD + d0 + 48u) / 4u], SD / 4u);
             oh3 = coopMultiplyAdd(ah, bh, oh3);
             ol3 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, ol3));
         }

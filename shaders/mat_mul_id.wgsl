@@ -20,6 +20,7 @@ struct Params {
     experts: u32,
     x_div: u32,      // slots when x has one row per token, 1 when it has one per pair
     first: u32,
+    swiglu: u32,     // 1: out = silu(gate) * product (moe_gate_up's up product; gate shaped like out)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,7 +28,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> order: array<u32>;
 @group(0) @binding(4) var<storage, read> offsets: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> gate: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 var<private> eb: u32;     // byte offset of this workgroup's expert in w
 var<private> start: u32;  // its first pair in `order`
@@ -97,14 +99,20 @@ fn tile_begin(li: u32, wg: vec3<u32>) -> bool {
     return true;
 }
 
-// out[pair of b + j, r] = v[j] for the pairs that exist.
+// out[pair of b + j, r] = v[j] (with `swiglu`, silu(gate) v[j]) for the pairs that exist.
 fn store(r: u32, b: u32, v: vec4<f32>) {
     if (r >= p.rows) {
         return;
     }
     for (var j = 0u; j < 4u; j = j + 1u) {
         if (b + j < count) {
-            out[order[start + b + j] * p.rows + r] = v[j];
+            let o = order[start + b + j] * p.rows + r;
+            if (p.swiglu == 1u) {
+                let g = gate[o];
+                out[o] = g / (1.0 + exp(-g)) * v[j];
+            } else {
+                out[o] = v[j];
+            }
         }
     }
 }

@@ -381,7 +381,7 @@ impl Kernel {
             Kernel::MatVec(..) | Kernel::MatMul(_) => (3, 1),
             Kernel::GateUp(..) => (3, 1),
             Kernel::MatVecId(_) => (3, 1),
-            Kernel::MatMulId(_) => (4, 1),
+            Kernel::MatMulId(_) => (5, 1),
             Kernel::MoeSort => (1, 2),
             Kernel::MoeCombine => (5, 1),
             Kernel::MoeGateUp(_) => (4, 1),

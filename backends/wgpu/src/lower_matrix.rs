@@ -175,7 +175,7 @@ impl Planner<'_, '_> {
         if self.grouped(&ids_shape, slots, w.shape[0]) {
             let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), w.shape[0])?;
             let x_div = if x_per_pair { 1 } else { slots };
-            return self.expert_mat_mul(&w, x_div, ids_shape, x, (order, offsets), out);
+            return self.expert_mat_mul(&w, x_div, ids_shape, x, (order, offsets), out, None);
         }
         self.expert_mat_vec(&w, slots, x_per_pair, ids_shape, x, ids, out)
     }
@@ -209,7 +209,9 @@ impl Planner<'_, '_> {
     }
 
     /// mat_mul_id launches (one per chunk of experts) writing `out [pairs, N]` for pairs grouped
-    /// by [`Planner::sort_pairs`]; x row of a pair = pair / `x_div`.
+    /// by [`Planner::sort_pairs`]; x row of a pair = pair / `x_div`. With `gate` (shaped like
+    /// out), `out` = silu(gate) * the product.
+    #[allow(clippy::too_many_arguments)]
     fn expert_mat_mul(
         &mut self,
         w: &GpuWeight,
@@ -218,7 +220,10 @@ impl Planner<'_, '_> {
         x: wgpu::Buffer,
         (order, offsets): (wgpu::Buffer, wgpu::Buffer),
         out: wgpu::Buffer,
+        gate: Option<wgpu::Buffer>,
     ) -> Result<(), BackendError> {
+        let swiglu = gate.is_some();
+        let gate = gate.unwrap_or_else(|| x.clone());
         let (experts, n, k) = (w.shape[0], w.shape[1], w.shape[2]);
         let (row_bytes, expert_bytes) = (w.row_bytes() as usize, w.outer_bytes as usize);
         for (ci, chunk) in w.chunks.iter().enumerate() {
@@ -229,6 +234,7 @@ impl Planner<'_, '_> {
                 x.clone(),
                 order.clone(),
                 offsets.clone(),
+                gate.clone(),
                 out.clone(),
             ];
             let kernel = Kernel::MatMulId(w.dtype);
@@ -239,7 +245,7 @@ impl Planner<'_, '_> {
                 Box::new(move |b| {
                     let pairs = count(&s, b);
                     let p = Params::new().u(k).u(n).u(row_bytes).u(expert_bytes).u(lo).u(hi);
-                    let p = p.u(experts).u(x_div).flag(first);
+                    let p = p.u(experts).u(x_div).flag(first).flag(swiglu);
                     let tiles = max_tiles(pairs, experts) as u32;
                     (p, [n.div_ceil(tm) as u32, tiles, 1])
                 }),
@@ -290,15 +296,20 @@ impl Planner<'_, '_> {
         let ids = self.act(ops[3])?;
         let out = self.out(0)?;
         if self.grouped(&ids_shape, slots, gate.shape[0]) {
-            // prefill: pairs grouped by expert, two tiled products, then silu(g) * u
+            // prefill: pairs grouped by expert, two tiled products, the second writing silu(g) * u
             let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), gate.shape[0])?;
-            let rows = count(&ids_shape, &self.cap) * gate.shape[1];
-            let (g, u) = (self.temp(rows)?, self.temp(rows)?);
+            let g = self.temp(count(&ids_shape, &self.cap) * gate.shape[1])?;
             let sorted = (order, offsets);
-            self.expert_mat_mul(&gate, slots, ids_shape.clone(), x.clone(), sorted.clone(), g.clone())?;
-            self.expert_mat_mul(&up, slots, ids_shape, x, sorted, u.clone())?;
-            let shape = self.graph.node(self.node).results[0].shape.clone();
-            return self.binary_into(Binary::SwiGlu, (g, shape.clone()), (u, shape.clone()), (out, shape));
+            self.expert_mat_mul(
+                &gate,
+                slots,
+                ids_shape.clone(),
+                x.clone(),
+                sorted.clone(),
+                g.clone(),
+                None,
+            )?;
+            return self.expert_mat_mul(&up, slots, ids_shape, x, sorted, out, Some(g));
         }
         let same_split = gate.chunks.len() == up.chunks.len()
             && gate
@@ -377,7 +388,15 @@ impl Planner<'_, '_> {
             // prefill: per-pair products of the grouped pairs, then the weighted sum per token
             let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), down.shape[0])?;
             let y = self.temp(count(&ids_shape, &self.cap) * n)?;
-            self.expert_mat_mul(&down, 1, ids_shape.clone(), h.clone(), (order, offsets), y.clone())?;
+            self.expert_mat_mul(
+                &down,
+                1,
+                ids_shape.clone(),
+                h.clone(),
+                (order, offsets),
+                y.clone(),
+                None,
+            )?;
             let (s, experts) = (ids_shape.clone(), down.shape[0]);
             self.push(
                 Kernel::MoeCombine,

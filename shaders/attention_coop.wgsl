@@ -12,7 +12,7 @@
 //    the subgroups' accumulators.
 // q, each chunk's keys and values and P are staged in workgroup memory as hi/lo f16 parts
 // (split16.wgsl). Head dims are multiples of 16, at most 128 (the lowering checks). Workgroup
-// memory: 4 * 32 * SD + 2 * 32 * SP f16s and 32 * 32 + 32 f32s (43.4 KiB).
+// memory: 4 * 32 * SD + 2 * 32 * SP f16s and 32 * 32 + 32 f32s (43.1 KiB).
 
 //@include split16
 
@@ -112,8 +112,10 @@ fn stage_chunk(li: u32, c: Chunk, lo: bool) {
     }
 }
 
-// This subgroup's 16 x 16 tile of scores from the hi parts alone (to ~2^-11: pass 1's maxima
-// only keep exp from overflowing, and any value near the largest score does), into `s`.
+// This subgroup's 16 x 16 tile of scores from the hi parts alone (each within ~2^-9 of the sum of
+// |q_i k_i|), into `s`. Pass 1's maxima only keep exp from overflowing: pass 2 subtracts them, so
+// P may exceed 1 by the maximum's error, e^that (which f16 holds for errors below ~10; softmax
+// divides the common factor out).
 fn scores_hi(rq: u32, kq: u32) {
     var sh = coop_mat16x16<f32, C>();
     for (var c = 0u; c < p.d; c = c + 16u) {
@@ -229,7 +231,8 @@ fn main(
             let ah = coopLoadT<coop_mat16x16<f16, A>>(&ph[(rq * SP + kk) / 4u], SP / 4u);
             let al = coopLoadT<coop_mat16x16<f16, A>>(&pl[(rq * SP + kk) / 4u], SP / 4u);
             // B[key][dim]: the staged values, row-major (zeros past dv: so are those tiles' sums;
-            // a coop op may not depend on the subgroup)
+            // naga wants cooperative loads in workgroup-uniform control flow, so no subgroup
+            // skips its tiles)
             var bh = coopLoadT<coop_mat16x16<f16, B>>(&kh[(kk * SD + d0) / 4u], SD / 4u);
             var bl = coopLoadT<coop_mat16x16<f16, B>>(&kl[(kk * SD + d0) / 4u], SD / 4u);
             oh0 = coopMultiplyAdd(ah, bh, oh0);
@@ -271,7 +274,7 @@ fn main(
             }
             default: {}
         }
-        // every subgroup stores (a coop op may not depend on the subgroup); tiles past dv are zeros
+        // every subgroup stores (tiles past dv are zeros and not written out)
         coopStoreT(o, &s[256u * sg], 16u);
         workgroupBarrier();
         if (dn < p.dv) {

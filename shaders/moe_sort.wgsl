@@ -22,7 +22,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> offsets: array<u32>;
 
 var<workgroup> counts: array<atomic<u32>, MAX_E + 1u>;
-var<workgroup> base: array<u32, MAX_E + 1u>;
+var<workgroup> base: array<u32, MAX_E + 2u>;
 var<workgroup> tile_base: array<u32, MAX_E + 1u>;
 
 fn group_of(pair: u32) -> u32 {
@@ -55,12 +55,14 @@ fn main(@builtin(local_invocation_index) li: u32) {
             tiles = tiles + (n + p.tn - 1u) / p.tn;
             atomicStore(&counts[g], 0u);
         }
+        base[p.experts + 1u] = run;
         offsets[p.experts + 1u] = run;
         offsets[p.experts + 2u] = tiles;
     }
+    // (group sizes from workgroup memory: a workgroup barrier does not order `offsets`)
     workgroupBarrier();
     for (var g = li; g <= p.experts; g = g + WG) {
-        let n = offsets[g + 1u] - base[g];
+        let n = base[g + 1u] - base[g];
         for (var b = 0u; b < n; b = b + p.tn) {
             let j = p.experts + 3u + 2u * (tile_base[g] + b / p.tn);
             offsets[j] = g;

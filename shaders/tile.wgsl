@@ -1,8 +1,7 @@
 // The tiled product loop of mat_mul and mat_mul_id, which read weights through
 // tile_weights.wgsl. The kernel defines `fn row_at(r: u32) -> u32` (the byte offset of weight
-// row r),
-// `fn x4(b: u32, c: u32) -> vec4<f32>` (four values of tile row b of x, zero past the edges),
-// `fn store(r: u32, b: u32, v: vec4<f32>)` (weight row r against rows b .. b + 4 of x),
+// row r), `fn x4(b: u32, c: u32) -> vec4<f32>` (four values of tile row b of x, zero past the
+// edges), `fn store(r: u32, b: u32, v: vec4<f32>)` (weight row r against rows b .. b + 4 of x),
 // `p.k`, the inner size, and `fn tile_begin(li: u32, wg: vec3<u32>) -> bool`, which sets `tile0`
 // and says whether the workgroup has products to compute. The entry point is here (tile_coop.wgsl,
 // the cooperative-matrix form, has the same contract).

@@ -44,8 +44,8 @@ pub struct WgpuOptions {
     pub subgroups: bool,
     /// Use shader-f16 when the adapter has it.
     pub shader_f16: bool,
-    /// Run the tiled (prefill) products on cooperative matrices when the adapter has them (see
-    /// shaders/tile_coop.wgsl); `LINGOT_WGPU_COOP=0` in the environment turns them off when the
+    /// Run prefill's tiled products and attention on cooperative matrices when the adapter has
+    /// them (see shaders/tile_coop.wgsl, attention_coop.wgsl); `LINGOT_WGPU_COOP=0` in the environment turns them off when the
     /// backend opens.
     pub coop_matrix: bool,
     /// Split weights into chunks of at most this many bytes even when the device allows larger

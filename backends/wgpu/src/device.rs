@@ -254,9 +254,11 @@ impl Gpu {
             required_limits: limits.clone(),
             // SAFETY: wgpu asks for this token before it enables a feature named EXPERIMENTAL_
             // (here only the cooperative matrices, and only when `caps.coop`): such features may
-            // have bugs in wgpu. lingot uses them in one shader (tile_coop.wgsl), loading and
-            // storing only whole 16 x 16 tiles inside its workgroup arrays, and its results are
-            // checked against the CPU backend on such a device (tests/reference.rs, ops_matrix).
+            // have bugs in wgpu. lingot uses them in two shaders (tile_coop.wgsl,
+            // attention_coop.wgsl), loading and storing only whole 16 x 16 tiles inside their
+            // workgroup arrays, and their results are checked against the CPU backend and the
+            // reference on such a device (ops_matrix, split, kv_cache, tests/reference.rs, with
+            // LINGOT_REQUIRE_COOP=1).
             experimental_features: match caps.coop {
                 true => unsafe { wgpu::ExperimentalFeatures::enabled() },
                 false => wgpu::ExperimentalFeatures::disabled(),

@@ -8,9 +8,9 @@
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
 //!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
 //!   `tile` (the tiled product loop and entry point of mat_mul and mat_mul_id: `tile.wgsl`, or
-//!   `tile_coop.wgsl` on devices with cooperative matrices), `tile_weights` (their weight reads),
-//!   `xvec` (the mat-vec kernels' reads of
-//!   x).
+//!   `split16.wgsl` + `tile_coop.wgsl` on devices with cooperative matrices), `tile_weights`
+//!   (their weight reads), `xvec` (the mat-vec kernels' reads of x), `split16` (f32 values as two
+//!   f16 parts, for attention_coop).
 //! - cooperative-matrix variants get `enable f16; enable wgpu_cooperative_matrix;` first.
 //!
 //! Nothing else in the backend edits shader text. [`all_variants`] lists the final WGSL of every
@@ -29,7 +29,8 @@ pub struct Caps {
     /// instead of integer decoding (see shaders/dtype/f16_native.wgsl).
     pub f16: bool,
     /// Cooperative matrices (16 x 16 x 16, f16 inputs, f32 accumulators) in subgroups of 32: the
-    /// tiled products of quantized weights run on them (shaders/tile_coop.wgsl).
+    /// tiled products of every weight dtype but F32 (shaders/tile_coop.wgsl) and prefill
+    /// attention (attention_coop.wgsl) run on them.
     pub coop: bool,
 }
 
@@ -346,9 +347,9 @@ impl Kernel {
     }
 
     /// Whether wgpu must zero the kernel's workgroup memory as each workgroup starts. Not for the
-    /// tiled products: every staged element (and, in tile_coop.wgsl, every result) is written
-    /// before the barrier after which it is read, and zeroing would cost each workgroup a pass
-    /// over 16-37 KB.
+    /// tiled products and attention_coop: every element they read (staged values, results) is
+    /// written before the barrier after which it is read, and zeroing would cost each workgroup a
+    /// pass over 16-46 KiB.
     pub fn zero_workgroup_memory(&self) -> bool {
         !matches!(self, Kernel::MatMul(_) | Kernel::MatMulId(_) | Kernel::AttentionCoop)
     }

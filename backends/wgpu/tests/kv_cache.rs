@@ -137,25 +137,39 @@ fn attention_with_keys_from_inputs() {
     // head dims that are a multiple of four (vector loads), ones that are not, and multiples of
     // 16 (cooperative-matrix tiles) up to 128
     let dims = cases.map(|(t, kv)| (t, kv, 24, 20));
-    let sixteens = [(12, 12, 32, 32), (37, 37, 48, 16), (20, 90, 128, 128), (40, 45, 16, 64)];
-    for (t, kv, d, dv) in dims
+    // (6 query heads on 3 KV heads; the last case 8 on 2, Ling's group of four)
+    let sixteens = [
+        (12, 12, 32, 32, 6, 3),
+        (37, 37, 48, 16, 6, 3),
+        (20, 90, 128, 128, 6, 3),
+        (40, 45, 16, 64, 6, 3),
+        (19, 50, 128, 128, 8, 2),
+    ];
+    for (t, kv, d, dv, heads, kv_heads) in dims
         .into_iter()
         .chain([(1, 150, 22, 18), (5, 9, 22, 18), (20, 30, 22, 18)])
+        .map(|(t, kv, d, dv)| (t, kv, d, dv, 6, 3))
         .chain(sixteens)
     {
         let mut g = Graph::new();
-        let q = f32_input(&mut g, "q", shape![Sym::T, 6, d]);
-        let k = f32_input(&mut g, "k", shape![Sym::Kv, 3, d]);
-        let v = f32_input(&mut g, "v", shape![Sym::Kv, 3, dv]);
+        let q = f32_input(&mut g, "q", shape![Sym::T, heads, d]);
+        let k = f32_input(&mut g, "k", shape![Sym::Kv, kv_heads, d]);
+        let v = f32_input(&mut g, "v", shape![Sym::Kv, kv_heads, dv]);
         let a = push(&mut g, Op::Attention { scale: 0.2 }, &[q, k, v]);
         g.output(a, "y");
         let inputs = vec![
-            ("q".into(), host_f32(&[t, 6, d], s.f32s(t * 6 * d, -2.0, 2.0))),
-            ("k".into(), host_f32(&[kv, 3, d], s.f32s(kv * 3 * d, -2.0, 2.0))),
-            ("v".into(), host_f32(&[kv, 3, dv], s.f32s(kv * 3 * dv, -2.0, 2.0))),
+            ("q".into(), host_f32(&[t, heads, d], s.f32s(t * heads * d, -2.0, 2.0))),
+            (
+                "k".into(),
+                host_f32(&[kv, kv_heads, d], s.f32s(kv * kv_heads * d, -2.0, 2.0)),
+            ),
+            (
+                "v".into(),
+                host_f32(&[kv, kv_heads, dv], s.f32s(kv * kv_heads * dv, -2.0, 2.0)),
+            ),
         ];
         s.case(
-            format!("attention t {t} kv {kv} d {d} dv {dv}"),
+            format!("attention t {t} kv {kv} d {d} dv {dv} heads {heads}/{kv_heads}"),
             g,
             inputs,
             Bindings { t, kv },

@@ -69,41 +69,54 @@ fn suite() -> (Suite, Vec<(String, usize)>) {
         ("a".into(), host_f32(&[2, 20], s.f32s(40, -1.0, 1.0))),
     ];
     s.case("mul_mat_add over 4 chunks", g, inputs, bind(2), ARITH);
-    // expert ops: 6 experts of 3 rows of 144 bytes, 2 experts a chunk
-    let (e, n, k, slots, t) = (6, 3, 256, 2, 4);
-    let ids: Vec<i32> = vec![0, 5, 2, 3, 4, 1, 5, 2];
-    let mut g = Graph::new();
-    let w = s.weight(&mut g, DType::Q4K, &[e, n, k]);
-    let gate = s.weight(&mut g, DType::Q4K, &[e, n, k]);
-    let up = s.weight(&mut g, DType::Q4K, &[e, n, k]);
-    let down = s.weight(&mut g, DType::Q4K, &[e, n, k]);
-    let x = f32_input(&mut g, "x", shape![Sym::T, k]);
-    let x3 = push(
-        &mut g,
-        Op::Reshape {
-            shape: shape![Sym::T, 1, k],
-        },
-        &[x],
-    );
-    let idv = i32_input(&mut g, "ids", shape![Sym::T, slots]);
-    let h = f32_input(&mut g, "h", shape![Sym::T, slots, k]);
-    let wts = f32_input(&mut g, "wts", shape![Sym::T, slots]);
-    let a = push(&mut g, Op::MulMatId, &[w, x3, idv]);
-    let b = push(&mut g, Op::MoeGateUp, &[x, gate, up, idv]);
-    let c = push(&mut g, Op::MoeDown, &[h, down, idv, wts]);
-    g.output(a, "mul_mat_id");
-    g.output(b, "moe_gate_up");
-    g.output(c, "moe_down");
-    for i in 4..8 {
-        expect.push((format!("w{i}.q4_k"), 3));
+    // expert ops: 6 experts of 3 rows of 144 bytes, 2 experts a chunk; 4 tokens (mat-vec forms)
+    // and 70 (prefill: pairs grouped by expert, one launch a chunk, expert 2 with 70 pairs over
+    // two tiles of mat_mul_id's list, moe_gate_up's swiglu written by the up launches)
+    for (round, t) in [(0, 4), (1, 70)] {
+        let (e, n, k, slots) = (6, 3, 256, 2);
+        let ids: Vec<i32> = match t {
+            4 => vec![0, 5, 2, 3, 4, 1, 5, 2],
+            _ => (0..t).flat_map(|i| [2, [0, 1, 3, 4, 5][i % 5]]).collect(),
+        };
+        let mut g = Graph::new();
+        let w = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+        let gate = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+        let up = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+        let down = s.weight(&mut g, DType::Q4K, &[e, n, k]);
+        let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+        let x3 = push(
+            &mut g,
+            Op::Reshape {
+                shape: shape![Sym::T, 1, k],
+            },
+            &[x],
+        );
+        let idv = i32_input(&mut g, "ids", shape![Sym::T, slots]);
+        let h = f32_input(&mut g, "h", shape![Sym::T, slots, k]);
+        let wts = f32_input(&mut g, "wts", shape![Sym::T, slots]);
+        let a = push(&mut g, Op::MulMatId, &[w, x3, idv]);
+        let b = push(&mut g, Op::MoeGateUp, &[x, gate, up, idv]);
+        let c = push(&mut g, Op::MoeDown, &[h, down, idv, wts]);
+        g.output(a, "mul_mat_id");
+        g.output(b, "moe_gate_up");
+        g.output(c, "moe_down");
+        for i in 4 + 4 * round..8 + 4 * round {
+            expect.push((format!("w{i}.q4_k"), 3));
+        }
+        let inputs = vec![
+            ("x".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+            ("ids".into(), host_i32(&[t, slots], ids)),
+            ("h".into(), host_f32(&[t, slots, k], s.f32s(t * slots * k, -1.0, 1.0))),
+            ("wts".into(), host_f32(&[t, slots], s.f32s(t * slots, 0.0, 1.0))),
+        ];
+        s.case(
+            format!("expert ops over 3 chunks, t {t}"),
+            g,
+            inputs,
+            bind(t),
+            TRANSCENDENTAL,
+        );
     }
-    let inputs = vec![
-        ("x".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
-        ("ids".into(), host_i32(&[t, slots], ids)),
-        ("h".into(), host_f32(&[t, slots, k], s.f32s(t * slots * k, -1.0, 1.0))),
-        ("wts".into(), host_f32(&[t, slots], s.f32s(t * slots, 0.0, 1.0))),
-    ];
-    s.case("expert ops over 3 chunks", g, inputs, bind(t), TRANSCENDENTAL);
     (s, expect)
 }
 

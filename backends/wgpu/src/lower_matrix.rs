@@ -173,7 +173,7 @@ impl Planner<'_, '_> {
         let ids = self.act(ops[2])?;
         let out = self.out(0)?;
         if self.grouped(&ids_shape, slots, w.shape[0]) {
-            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), w.shape[0])?;
+            let (order, offsets) = self.sort_pairs(ops[2], &ids, ids_shape.clone(), w.shape[0])?;
             let x_div = if x_per_pair { 1 } else { slots };
             return self.expert_mat_mul(&w, x_div, ids_shape, x, (order, offsets), out, None);
         }
@@ -186,17 +186,23 @@ impl Planner<'_, '_> {
         count(ids_shape, &self.cap) / slots.max(1) > MAT_VEC_MAX_B && experts <= SORT_MAX_E
     }
 
-    /// A moe_sort launch grouping the pairs of `ids` by expert: (order, offsets) scratch, offsets
-    /// with the tile list of mat_mul_id after the groups' offsets (see moe_sort.wgsl).
+    /// The pairs of expert ids `ids_value` (in `ids`) grouped by expert: (order, offsets), offsets
+    /// with the tile list of mat_mul_id after the groups' offsets (see moe_sort.wgsl). One moe_sort
+    /// launch for the first op that asks; later ones with the same ids reuse its buffers, which
+    /// are kept for the run.
     fn sort_pairs(
         &mut self,
+        ids_value: Value,
         ids: &wgpu::Buffer,
         ids_shape: Shape,
         experts: usize,
     ) -> Result<(wgpu::Buffer, wgpu::Buffer), BackendError> {
+        if let Some(sorted) = self.sorts.get(&(ids_value, experts)) {
+            return Ok(sorted.clone());
+        }
         let pairs = count(&ids_shape, &self.cap);
-        let order = self.temp(pairs)?;
-        let offsets = self.temp(experts + 3 + 2 * max_tiles(pairs, experts))?;
+        let order = self.kept(pairs)?;
+        let offsets = self.kept(experts + 3 + 2 * max_tiles(pairs, experts))?;
         self.push(
             Kernel::MoeSort,
             vec![ids.clone(), order.clone(), offsets.clone()],
@@ -205,6 +211,8 @@ impl Planner<'_, '_> {
                 (p, [1, 1, 1])
             }),
         )?;
+        self.sorts
+            .insert((ids_value, experts), (order.clone(), offsets.clone()));
         Ok((order, offsets))
     }
 
@@ -297,7 +305,7 @@ impl Planner<'_, '_> {
         let out = self.out(0)?;
         if self.grouped(&ids_shape, slots, gate.shape[0]) {
             // prefill: pairs grouped by expert, two tiled products, the second writing silu(g) * u
-            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), gate.shape[0])?;
+            let (order, offsets) = self.sort_pairs(ops[3], &ids, ids_shape.clone(), gate.shape[0])?;
             let g = self.temp(count(&ids_shape, &self.cap) * gate.shape[1])?;
             let sorted = (order, offsets);
             self.expert_mat_mul(
@@ -386,7 +394,7 @@ impl Planner<'_, '_> {
         }
         if grouped {
             // prefill: per-pair products of the grouped pairs, then the weighted sum per token
-            let (order, offsets) = self.sort_pairs(&ids, ids_shape.clone(), down.shape[0])?;
+            let (order, offsets) = self.sort_pairs(ops[2], &ids, ids_shape.clone(), down.shape[0])?;
             let y = self.temp(count(&ids_shape, &self.cap) * n)?;
             self.expert_mat_mul(
                 &down,

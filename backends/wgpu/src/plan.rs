@@ -123,6 +123,9 @@ pub struct Planner<'a, 'w> {
     pub kv_checks: Vec<KvCheck>,
     /// RoPE frequency tables by (n_rot, base, scale) bits.
     pub rope_tables: HashMap<(usize, u32, u32), wgpu::Buffer>,
+    /// moe_sort's (order, offsets) by (expert ids, experts): the expert ops of a layer that share
+    /// their ids (moe_gate_up, moe_down) share one sort.
+    pub sorts: HashMap<(Value, usize), (wgpu::Buffer, wgpu::Buffer)>,
     bytes: u64,
 }
 
@@ -160,6 +163,7 @@ impl<'a, 'w> Planner<'a, 'w> {
             kv_writes: vec![],
             kv_checks: vec![],
             rope_tables: HashMap::new(),
+            sorts: HashMap::new(),
             bytes: 0,
         }
     }
@@ -292,6 +296,13 @@ impl<'a, 'w> Planner<'a, 'w> {
                 pool: Some(p),
             },
         );
+        Ok(buffer)
+    }
+
+    /// A buffer of `elems` 32-bit words kept for the plan's whole run (never recycled).
+    pub fn kept(&mut self, elems: usize) -> Result<wgpu::Buffer, BackendError> {
+        let (buffer, p) = self.pooled(4 * elems as u64, "scratch")?;
+        self.pool.pinned[p] = true;
         Ok(buffer)
     }
 

@@ -45,8 +45,8 @@ pub struct WgpuOptions {
     /// Use shader-f16 when the adapter has it.
     pub shader_f16: bool,
     /// Run prefill's tiled products and attention on cooperative matrices when the adapter has
-    /// them (see shaders/tile_coop.wgsl, attention_coop.wgsl); `LINGOT_WGPU_COOP=0` in the environment turns them off when the
-    /// backend opens.
+    /// them (see shaders/tile_coop.wgsl, attention_coop.wgsl); `LINGOT_WGPU_COOP=0` in the
+    /// environment turns them off when the backend opens.
     pub coop_matrix: bool,
     /// Split weights into chunks of at most this many bytes even when the device allows larger
     /// bindings (tests use it to exercise splitting).
@@ -138,7 +138,7 @@ impl<'w> WgpuBackend<'w> {
                 coop_matrix: env_or(
                     "LINGOT_WGPU_COOP",
                     options.coop_matrix,
-                    "1 or 0 (cooperative matrices for the tiled products, or not)",
+                    "1 or 0 (cooperative matrices for prefill, or not)",
                     |v| match v {
                         "1" => Some(true),
                         "0" => Some(false),

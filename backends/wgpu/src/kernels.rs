@@ -160,6 +160,7 @@ pub const ATTENTION_COOP_SHARED: u32 = 2 * 2 * (2 * 32 * 136 + 32 * 40) + 4 * (3
 /// cooperative-matrix form (tile_coop.wgsl) takes [`MAT_MUL_COOP_ROWS`] weight rows by as many
 /// rows of x (see [`Kernel::tile`]).
 pub const MAT_MUL_TILE: (usize, usize) = (64, 64);
+/// Weight rows of a tile_coop.wgsl tile (`TM` there).
 pub const MAT_MUL_COOP_ROWS: usize = 128;
 /// Workgroup memory tile_coop.wgsl declares, in bytes: hi and lo f16 parts of 128 weight rows and
 /// 64 rows of x, 40 f16s each, and 64 x 64 f32 results.

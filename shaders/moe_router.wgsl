@@ -56,13 +56,22 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     }
     workgroupBarrier();
     // expert i's place in top-k order among all (masked ones are -inf, so they come last): the
-    // experts before it; one pass over the scores in workgroup memory per expert, no rounds
+    // experts before it; one pass over the scores in workgroup memory per expert, no rounds. An
+    // expert of a kept group only has kept experts before it, so it counts over the kept groups
+    // alone; a masked one is chosen only when the kept groups hold fewer than k experts.
+    let kept = min(p.keep, p.groups) * gs;
     for (var i = li; i < p.e; i = i + WG) {
         let v = biased[i];
+        let masked = group_kept[i / gs] == 0u;
+        if (masked && kept >= p.k) {
+            continue;
+        }
         var rank = 0u;
-        for (var j = 0u; j < p.e; j = j + 1u) {
-            if (before(biased[j], j, v, i)) {
-                rank = rank + 1u;
+        for (var g = 0u; g < p.groups; g = g + 1u) {
+            if (masked || group_kept[g] == 1u) {
+                for (var j = g * gs; j < g * gs + gs; j = j + 1u) {
+                    rank = rank + select(0u, 1u, before(biased[j], j, v, i));
+                }
             }
         }
         if (rank < p.k) {

@@ -51,21 +51,19 @@ var<workgroup> row_sum: array<f32, QR>;
 
 // Stages four values at `o` of q (`which` 0), of the key/value chunk (1) or of P (2).
 fn stage4(which: u32, o: u32, val: vec4<f32>) {
-    let h = hi4(val);
-    let hv = vec4<f16>(h);
-    let lv = lo4(val, h);
+    let parts = split4(val);
     switch which {
         case 0u: {
-            qh[o / 4u] = hv;
-            ql[o / 4u] = lv;
+            qh[o / 4u] = parts.hi;
+            ql[o / 4u] = parts.lo;
         }
         case 1u: {
-            kh[o / 4u] = hv;
-            kl[o / 4u] = lv;
+            kh[o / 4u] = parts.hi;
+            kl[o / 4u] = parts.lo;
         }
         default: {
-            ph[o / 4u] = hv;
-            pl[o / 4u] = lv;
+            ph[o / 4u] = parts.hi;
+            pl[o / 4u] = parts.lo;
         }
     }
 }

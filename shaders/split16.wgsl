@@ -10,11 +10,18 @@
 
 const LO: f32 = 2048.0;
 
+// The hi parts of four values, as f32s.
 fn hi4(v: vec4<f32>) -> vec4<f32> {
     return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xFFFFE000u));
 }
 
-// The lo parts of four values whose hi parts are `h`.
-fn lo4(v: vec4<f32>, h: vec4<f32>) -> vec4<f16> {
-    return vec4<f16>((v - h) * LO);
+struct Parts4 {
+    hi: vec4<f16>,
+    lo: vec4<f16>,
+}
+
+// Both parts of four values.
+fn split4(v: vec4<f32>) -> Parts4 {
+    let h = hi4(v);
+    return Parts4(vec4<f16>(h), vec4<f16>((v - h) * LO));
 }

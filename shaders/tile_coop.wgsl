@@ -71,15 +71,13 @@ fn main(
 
 // Stages four values at `o` of the weight tile (`w` true) or of the tile of x.
 fn stage4(w: bool, o: u32, v: vec4<f32>) {
-    let h = hi4(v);
-    let hv = vec4<f16>(h);
-    let lv = lo4(v, h);
+    let parts = split4(v);
     if (w) {
-        wh[o / 4u] = hv;
-        wl[o / 4u] = lv;
+        wh[o / 4u] = parts.hi;
+        wl[o / 4u] = parts.lo;
     } else {
-        xh[o / 4u] = hv;
-        xl[o / 4u] = lv;
+        xh[o / 4u] = parts.hi;
+        xl[o / 4u] = parts.lo;
     }
 }
 

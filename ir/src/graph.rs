@@ -56,7 +56,7 @@ pub struct Node {
 }
 
 /// An edge: operand `slot` of the consumer reads result `result` of the producer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Operand {
     pub slot: u32,
     pub result: u32,
@@ -67,6 +67,25 @@ pub struct Graph {
     pub g: StableDiGraph<Node, Operand, u32>,
     /// The graph's outputs, each with a name (`logits`).
     pub outputs: Vec<(Value, String)>,
+}
+
+/// A structural hash: nodes (index, op, result types), edges (index, ends, operand) and outputs,
+/// without debug names. A backend keys its compiled plans by it, so it is cheap enough to take
+/// for every run: no text, no allocation.
+impl std::hash::Hash for Graph {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for id in self.g.node_indices() {
+            let n = &self.g[id];
+            id.index().hash(h);
+            n.op.hash(h);
+            n.results.hash(h);
+        }
+        for e in petgraph::visit::IntoEdgeReferences::edge_references(&self.g) {
+            (e.id().index(), e.source().index(), e.target().index()).hash(h);
+            e.weight().hash(h);
+        }
+        self.outputs.hash(h);
+    }
 }
 
 impl Graph {

@@ -154,6 +154,34 @@ pub enum Attr {
     Shape(Shape),
 }
 
+impl std::hash::Hash for Attr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Attr::Int(n) => n.hash(h),
+            Attr::Float(x) => x.to_bits().hash(h),
+            Attr::Bool(b) => b.hash(h),
+            Attr::Str(s) => s.hash(h),
+            Attr::Shape(s) => s.hash(h),
+        }
+    }
+}
+
+/// Hashes what the text form shows: the name, an input's or weight's name, and the attributes
+/// (floats by their bits), so ops equal under `==` hash alike.
+impl std::hash::Hash for Op {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name().hash(h);
+        if let Op::Input { name } | Op::Weight { name } = self {
+            name.hash(h);
+        }
+        for (key, value) in self.attrs() {
+            key.hash(h);
+            value.hash(h);
+        }
+    }
+}
+
 /// How many operands an op takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arity {

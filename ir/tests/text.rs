@@ -200,3 +200,42 @@ fn holes_and_out_of_order_indices_print_in_topological_order() {
     );
     assert_eq!(print(&parse_ok(&text)), text);
 }
+
+fn structural_hash(g: &Graph) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(g)
+}
+
+/// Backends key compiled plans by the graph's hash: equal graphs must hash alike, and a change of
+/// any attribute, name or output must show.
+#[test]
+fn structural_hash_sees_every_attribute() {
+    let g = parse_ok(EVERY_OP);
+    assert_eq!(structural_hash(&g), structural_hash(&parse_ok(EVERY_OP)));
+    assert_eq!(structural_hash(&g), structural_hash(&parse_ok(&print(&g))));
+    let base = structural_hash(&g);
+    let mut changed = 0;
+    for id in g.g.node_indices() {
+        let mut h = g.clone();
+        let op = &mut h.g[id].op;
+        match op {
+            Op::Input { name } | Op::Weight { name } => name.push('x'),
+            Op::RmsNorm { eps } | Op::RmsNormMul { eps } => *eps *= 2.0,
+            Op::Scale { bias, .. } => *bias += 1.0,
+            Op::TopK { k } => *k += 1,
+            Op::Argsort { descending } => *descending = !*descending,
+            _ => continue,
+        }
+        assert_ne!(
+            structural_hash(&h),
+            base,
+            "changing {:?} left the hash as it was",
+            h.g[id].op
+        );
+        changed += 1;
+    }
+    assert!(changed >= 6, "the example has inputs, weights and attributes to change");
+    let mut h = g.clone();
+    h.outputs[0].1.push('x');
+    assert_ne!(structural_hash(&h), base);
+}

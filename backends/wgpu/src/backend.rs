@@ -5,9 +5,7 @@
 //! copies the outputs to a staging buffer), and reads the outputs back: nothing returns to the
 //! CPU in between.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 
 use lingot_ir::exec::{Backend, BackendError, HostTensor, Weights};
 use lingot_ir::{Bindings, DType, Graph};
@@ -16,7 +14,7 @@ use crate::device::{Features, Gpu};
 use crate::kernels::Caps;
 use crate::kv::KvCaches;
 use crate::pipelines::Pipelines;
-use crate::plan::{count, staging_size, Plan, Planner};
+use crate::plan::{count, staging_size, Plan, PlanInput, Planner};
 use crate::profile::KernelTime;
 use crate::timer::Timer;
 use crate::weights::{write_padded, WeightStore};
@@ -100,27 +98,37 @@ pub struct WgpuBackend<'w> {
     plans: HashMap<(u64, usize), Plan>,
     plan_order: VecDeque<(u64, usize)>,
     launches_per_submit: usize,
+    /// `LINGOT_WGPU_TRACE=1`: one line a run on stderr: CPU time to record, to read back, and the
+    /// GPU's span from the first launch's start to the last one's end.
+    trace: bool,
+    spin_us: u64,
 }
 
-/// A structural hash of a graph: plans are reused for an equal graph.
+/// The ranges of launches submitted together: the first part small, so the GPU starts early,
+/// each next one twice as long, up to `most` (fewer submits, each of which costs the GPU a pause);
+/// `most` 0: all in one.
+fn submit_parts(n: usize, most: usize) -> Vec<std::ops::Range<usize>> {
+    let (most, first) = match most {
+        0 => (n.max(1), n.max(1)),
+        m => (m, FIRST_SUBMIT.min(m)),
+    };
+    let mut parts = vec![];
+    let (mut at, mut len) = (0, first);
+    while at < n {
+        parts.push(at..(at + len).min(n));
+        at += len;
+        len = (2 * len).min(most);
+    }
+    parts
+}
+
+/// Launches in the first submit of a run.
+const FIRST_SUBMIT: usize = 8;
+
+/// A graph's structural hash: plans are reused for an equal graph.
 fn graph_key(g: &Graph) -> u64 {
-    let mut h = DefaultHasher::new();
-    for id in g.g.node_indices() {
-        let n = g.node(id);
-        id.index().hash(&mut h);
-        format!("{:?}", n.op).hash(&mut h);
-        for r in &n.results {
-            r.hash(&mut h);
-        }
-        for v in g.operands(id) {
-            v.hash(&mut h);
-        }
-    }
-    for (v, name) in &g.outputs {
-        v.hash(&mut h);
-        name.hash(&mut h);
-    }
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::default().hash_one(g)
 }
 
 impl<'w> WgpuBackend<'w> {
@@ -167,6 +175,8 @@ impl<'w> WgpuBackend<'w> {
                 "a whole number of launches per submit (0: one submit per run)",
                 |v| v.parse().ok(),
             )?,
+            trace: std::env::var("LINGOT_WGPU_TRACE").is_ok_and(|v| v == "1"),
+            spin_us: env_or("LINGOT_WGPU_SPIN_US", 0, "microseconds", |v| v.parse().ok())?,
             gpu,
         })
     }
@@ -221,12 +231,34 @@ impl<'w> WgpuBackend<'w> {
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.gpu.wait()?;
+        let t = std::time::Instant::now();
+        // poll without blocking for a while first: a blocked thread wakes up late
+        let spin = std::time::Duration::from_micros(self.spin_us);
+        let mut early = None;
+        while t.elapsed() < spin {
+            self.gpu
+                .device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| WgpuError::DeviceLost {
+                    adapter: self.gpu.name(),
+                    reason: e.to_string(),
+                })?;
+            if let Ok(r) = rx.try_recv() {
+                early = Some(r);
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        if early.is_none() {
+            self.gpu.wait()?;
+        }
+        self.gpu.check()?;
+        let t_wait = t.elapsed();
         let lost = |reason: String| WgpuError::DeviceLost {
             adapter: self.gpu.name(),
             reason,
         };
-        match rx.recv() {
+        match early.map_or_else(|| rx.recv(), Ok) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(lost(format!("reading results back: {e}"))),
             Err(_) => return Err(lost("the readback never completed".into())),
@@ -238,6 +270,9 @@ impl<'w> WgpuBackend<'w> {
             bytemuck::cast_slice::<u8, u32>(&view).to_vec()
         };
         staging.unmap();
+        if self.trace {
+            eprintln!("read {n} bytes: waited {:?}, copied {:?}", t_wait, t.elapsed() - t_wait);
+        }
         Ok(words)
     }
 
@@ -282,12 +317,15 @@ impl<'w> WgpuBackend<'w> {
             }
             .into());
         }
+        let t0 = std::time::Instant::now();
         let key = (graph_key(graph), b.t.max(1).next_power_of_two());
+        let t_key = t0.elapsed();
         self.plan(graph, key)?;
         let plan = &self.plans[&key];
-        self.prepare(plan, inputs, b)?;
-
         let mut params = vec![0u8; plan.steps.len() * plan.stride as usize];
+        let copies = self.prepare(plan, inputs, b, &mut params)?;
+        let t_prep = t0.elapsed();
+
         let mut groups = Vec::with_capacity(plan.steps.len());
         for (i, s) in plan.steps.iter().enumerate() {
             let (p, g) = (s.launch)(&b);
@@ -298,35 +336,52 @@ impl<'w> WgpuBackend<'w> {
         if !params.is_empty() {
             self.gpu.queue.write_buffer(&plan.params, 0, &params);
         }
+        let t_written = t0.elapsed();
         let new_encoder = || {
             self.gpu
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") })
         };
         let mut enc = new_encoder();
+        for (i, n) in &copies {
+            enc.copy_buffer_to_buffer(&plan.params, i.upload, &i.buffer, 0, *n);
+        }
         let timer = if profile {
             Some(Timer::new(&self.gpu, plan.steps.len())?)
         } else {
             None
         };
+        let mut t_first = std::time::Duration::ZERO;
+        let mut t_first0 = std::time::Duration::ZERO;
+        let span = if self.trace && !profile && self.gpu.timestamps {
+            Some(Timer::new(&self.gpu, 1)?)
+        } else {
+            None
+        };
         match &timer {
             None => {
-                let per_submit = match self.launches_per_submit {
-                    0 => plan.steps.len().max(1),
-                    n => n,
-                };
                 let steps: Vec<_> = plan
                     .steps
                     .iter()
                     .zip(&groups)
                     .filter(|(_, g)| g.iter().all(|n| *n > 0))
                     .collect();
-                let mut parts = steps.chunks(per_submit).peekable();
-                while let Some(part) = parts.next() {
+                let parts = submit_parts(steps.len(), self.launches_per_submit);
+                let n_parts = parts.len();
+                let mut parts = parts.into_iter().map(|r| &steps[r]).enumerate().peekable();
+                while let Some((k, part)) = parts.next() {
                     {
+                        let span = span.as_ref().filter(|_| k == 0 || k + 1 == n_parts).map(|t| {
+                            let w = t.writes(0);
+                            wgpu::ComputePassTimestampWrites {
+                                beginning_of_pass_write_index: w.beginning_of_pass_write_index.filter(|_| k == 0),
+                                end_of_pass_write_index: w.end_of_pass_write_index.filter(|_| k + 1 == n_parts),
+                                ..w
+                            }
+                        });
                         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                             label: Some("forward"),
-                            timestamp_writes: None,
+                            timestamp_writes: span,
                         });
                         for (s, [x, y, z]) in part {
                             pass.set_pipeline(&s.pipe.pipeline);
@@ -337,7 +392,13 @@ impl<'w> WgpuBackend<'w> {
                     // every part but the last goes to the GPU now; the last carries the copies out
                     if parts.peek().is_some() {
                         let done = std::mem::replace(&mut enc, new_encoder());
+                        if k == 0 {
+                            t_first0 = t0.elapsed();
+                        }
                         self.gpu.queue.submit([done.finish()]);
+                        if k == 0 {
+                            t_first = t0.elapsed();
+                        }
                     }
                 }
             }
@@ -367,8 +428,34 @@ impl<'w> WgpuBackend<'w> {
             spans.push((offset as usize / 4, n as usize / 4));
             offset += staging_size(&o.ty, &plan.cap);
         }
+        if let Some(t) = &span {
+            t.resolve(&mut enc);
+        }
+        let t_recorded = t0.elapsed();
         self.gpu.queue.submit([enc.finish()]);
+        let t_submitted = t0.elapsed();
         let words = self.read(&plan.staging, offset)?;
+        if let Some(t) = &span {
+            let t_read = t0.elapsed();
+            let ticks = self.read(&t.readback, t.bytes())?;
+            let at = |q: usize| ticks[2 * q] as u64 | (ticks[2 * q + 1] as u64) << 32;
+            let gpu = at(1).saturating_sub(at(0)) as f64 * self.gpu.queue.get_timestamp_period() as f64;
+            let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
+            eprintln!(
+                "trace: t {} launches {}, host us from the run's start: key {:.1} prepared {:.1} written {:.1} first {:.1}..{:.1} recorded {:.1} submitted {:.1} read {:.1}; gpu span {:.1} us",
+                b.t,
+                plan.steps.len(),
+                us(t_key),
+                us(t_prep),
+                us(t_written),
+                us(t_first0),
+                us(t_first),
+                us(t_recorded),
+                us(t_submitted),
+                us(t_read),
+                gpu / 1e3
+            );
+        }
         let mut times = vec![];
         if let Some(timer) = &timer {
             let ticks = self.read(&timer.readback, timer.bytes())?;
@@ -447,8 +534,17 @@ impl<'w> WgpuBackend<'w> {
         Ok(())
     }
 
-    /// Checks the run against the plan (caches, attention spans, inputs) and uploads the inputs.
-    fn prepare(&self, plan: &Plan, inputs: &[(&str, HostTensor)], b: Bindings) -> Result<(), BackendError> {
+    /// Checks the run against the plan (caches, attention spans, inputs) and places the inputs in
+    /// `upload` (the parameter buffer's contents) at their offsets; returns the copies that take
+    /// them from there to their buffers (input and bytes).
+    fn prepare<'p>(
+        &self,
+        plan: &'p Plan,
+        inputs: &[(&str, HostTensor)],
+        b: Bindings,
+        upload: &mut Vec<u8>,
+    ) -> Result<Vec<(&'p PlanInput, u64)>, BackendError> {
+        let mut copies = Vec::with_capacity(plan.inputs.len());
         for c in &plan.kv_writes {
             self.caches.check(c, b.t, b.kv)?;
         }
@@ -500,9 +596,14 @@ impl<'w> WgpuBackend<'w> {
                     })
                 }
             };
-            write_padded(&self.gpu, &i.buffer, bytes);
+            if !bytes.is_empty() {
+                let at = i.upload as usize;
+                upload.resize(at, 0);
+                upload.extend_from_slice(bytes);
+                copies.push((i, bytes.len() as u64));
+            }
         }
-        Ok(())
+        Ok(copies)
     }
 }
 
@@ -522,5 +623,25 @@ impl Backend for WgpuBackend<'_> {
 
     fn reset(&mut self) {
         self.caches.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submit_parts_grow_and_cover_every_launch() {
+        let lens = |n, most| submit_parts(n, most).iter().map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(lens(240, 128), [8, 16, 32, 64, 120]);
+        assert_eq!(lens(240, 32), [8, 16, 32, 32, 32, 32, 32, 32, 24]);
+        assert_eq!(lens(240, 0), [240]);
+        assert_eq!(lens(5, 4), [4, 1]);
+        assert_eq!(lens(0, 32), Vec::<usize>::new());
+        for (n, most) in [(240, 128), (7, 3), (1000, 64), (3, 0)] {
+            let parts = submit_parts(n, most);
+            let joined: Vec<usize> = parts.into_iter().flatten().collect();
+            assert_eq!(joined, (0..n).collect::<Vec<_>>());
+        }
     }
 }

@@ -73,6 +73,7 @@ impl Planner<'_, '_> {
                     ty: out_ty,
                     buffer: buffer.clone(),
                     id_limit: None,
+                    upload: 0,
                 });
                 self.define(0, Loc::Act { buffer, pool: None });
             }

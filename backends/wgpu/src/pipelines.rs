@@ -177,24 +177,32 @@ pub fn grid_items(n: usize, wg: u32) -> [u32; 3] {
     grid(n.div_ceil(wg as usize))
 }
 
-/// A parameter block being filled, in the field order of the kernel's `struct Params`.
-#[derive(Debug, Clone, Default)]
-pub struct Params(pub Vec<u32>);
+/// A parameter block being filled, in the field order of the kernel's `struct Params` (built for
+/// every launch of every run: no allocation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Params {
+    words: [u32; PARAM_WORDS],
+    len: usize,
+}
 
 impl Params {
     pub fn new() -> Params {
-        Params(Vec::with_capacity(PARAM_WORDS))
+        Params::default()
     }
 
     /// A `u32` field. Sizes reaching here were checked against the binding limits at planning.
     pub fn u(mut self, v: usize) -> Params {
-        self.0.push(v as u32);
+        assert!(
+            self.len < PARAM_WORDS,
+            "a parameter block holds at most {PARAM_WORDS} fields"
+        );
+        self.words[self.len] = v as u32;
+        self.len += 1;
         self
     }
 
-    pub fn f(mut self, v: f32) -> Params {
-        self.0.push(v.to_bits());
-        self
+    pub fn f(self, v: f32) -> Params {
+        self.u(v.to_bits() as usize)
     }
 
     pub fn flag(self, v: bool) -> Params {
@@ -203,11 +211,7 @@ impl Params {
 
     /// The block as bytes, zero-padded to [`PARAM_BYTES`].
     pub fn bytes(&self) -> [u8; PARAM_BYTES as usize] {
-        let mut out = [0u8; PARAM_BYTES as usize];
-        for (i, w) in self.0.iter().take(PARAM_WORDS).enumerate() {
-            out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        out
+        bytemuck::cast(self.words)
     }
 }
 

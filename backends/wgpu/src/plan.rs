@@ -40,6 +40,8 @@ pub struct PlanInput {
     pub buffer: wgpu::Buffer,
     /// For `tokens`-like inputs read by `get_rows`: every id must be below this.
     pub id_limit: Option<usize>,
+    /// Where the run's values arrive in the parameter buffer, to be copied into `buffer`.
+    pub upload: u64,
 }
 
 pub struct PlanOutput {
@@ -57,6 +59,8 @@ pub struct KvCheck {
 
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// Every launch's parameter block, then the inputs (at [`PlanInput::upload`]): a run writes
+    /// them all in one queue write.
     pub params: wgpu::Buffer,
     /// Bytes between parameter blocks (the device's uniform offset alignment).
     pub stride: u64,
@@ -100,7 +104,7 @@ struct Pool {
 
 /// Elements of `shape` under `b`.
 pub fn count(shape: &Shape, b: &Bindings) -> usize {
-    shape.bind(b).iter().product()
+    shape.dims().iter().map(|d| d.bind(b)).product()
 }
 
 pub struct Planner<'a, 'w> {
@@ -399,10 +403,15 @@ impl<'a, 'w> Planner<'a, 'w> {
         }
         let stride = PARAM_BYTES.max(self.gpu.limits.min_uniform_buffer_offset_alignment as u64);
         let n = self.pending.len().max(1) as u64;
+        let mut params_bytes = n * stride;
+        for i in &mut self.inputs {
+            i.upload = params_bytes;
+            params_bytes += staging_size(&i.ty, &self.cap);
+        }
         let params = self.gpu.buffer(
-            "parameters",
-            n * stride,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            "parameters and inputs",
+            params_bytes,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
         )?;
         let steps = self
             .pending
@@ -432,7 +441,7 @@ impl<'a, 'w> Planner<'a, 'w> {
             kv_writes: self.kv_writes,
             kv_checks: self.kv_checks,
             cap: self.cap,
-            bytes: self.bytes + n * stride + staging_bytes,
+            bytes: self.bytes + params_bytes + staging_bytes,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! [`WgpuBackend`]: the [`Backend`] the command line drives. A run finds (or makes) the plan of
-//! its graph and batch-size bucket, checks and uploads the inputs, writes every launch's
-//! parameters in one buffer write, records the launches in compute passes of
-//! `launches_per_submit` launches, each submitted as soon as it is recorded (the last one also
+//! its graph and batch-size bucket, checks the inputs, writes every launch's parameters and the
+//! inputs into the plan's mapped upload buffer, records the launches in parts of growing length
+//! (up to `launches_per_submit`), each submitted as soon as it is recorded (the last one also
 //! copies the outputs to a staging buffer), and reads the outputs back: nothing returns to the
 //! CPU in between.
 
@@ -49,11 +49,11 @@ pub struct WgpuOptions {
     /// Split weights into chunks of at most this many bytes even when the device allows larger
     /// bindings (tests use it to exercise splitting).
     pub max_weight_chunk: Option<u64>,
-    /// Launches recorded before a command buffer is submitted (0: the whole run in one). The
-    /// GPU starts on the first part while the host records the rest; recording costs ~2 us a
-    /// launch, about what the launch itself costs the GPU. Default 32 (best of 0, 16, 32, 64, 128
-    /// for Ling-mini-2.0 decode on an H100, BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` in the
-    /// environment overrides it when the backend opens.
+    /// The most launches recorded into one command buffer before it is submitted (0: the whole
+    /// run in one). A run submits 8 launches first, so the GPU starts early, then parts twice as
+    /// long as the last up to this; each submit costs the host ~3 us a launch (wgpu's tracking),
+    /// and the GPU a pause. Default 128 (tg128 on an H100: 32 gave 321-339 t/s, 128 gave 351-356,
+    /// BENCHMARKS.md); `LINGOT_WGPU_SUBMIT=N` in the environment overrides it.
     pub launches_per_submit: usize,
     /// See [`AttentionMerge`].
     pub attention_merge: AttentionMerge,
@@ -67,7 +67,7 @@ impl Default for WgpuOptions {
             shader_f16: true,
             coop_matrix: true,
             max_weight_chunk: None,
-            launches_per_submit: 32,
+            launches_per_submit: 128,
             attention_merge: AttentionMerge::Auto,
         }
     }
@@ -101,8 +101,15 @@ pub struct WgpuBackend<'w> {
     /// `LINGOT_WGPU_TRACE=1`: one line a run on stderr: CPU time to record, to read back, and the
     /// GPU's span from the first launch's start to the last one's end.
     trace: bool,
+    /// See [`READBACK_SPIN_US`].
     spin_us: u64,
 }
+
+/// How long a run polls for its results before it blocks on them: a blocked thread wakes up tens
+/// of microseconds late (a one-dispatch submit: 52 us to completion blocking, 26 us polling; tg128
+/// on an H100 346-350 -> 356-365 t/s). Past it (long prefills) the thread sleeps.
+/// `LINGOT_WGPU_SPIN_US=N` in the environment overrides it.
+const READBACK_SPIN_US: u64 = 3000;
 
 /// The ranges of launches submitted together: the first part small, so the GPU starts early,
 /// each next one twice as long, up to `most` (fewer submits, each of which costs the GPU a pause);
@@ -176,7 +183,12 @@ impl<'w> WgpuBackend<'w> {
                 |v| v.parse().ok(),
             )?,
             trace: std::env::var("LINGOT_WGPU_TRACE").is_ok_and(|v| v == "1"),
-            spin_us: env_or("LINGOT_WGPU_SPIN_US", 0, "microseconds", |v| v.parse().ok())?,
+            spin_us: env_or(
+                "LINGOT_WGPU_SPIN_US",
+                READBACK_SPIN_US,
+                "microseconds (0: block at once)",
+                |v| v.parse().ok(),
+            )?,
             gpu,
         })
     }
@@ -253,7 +265,6 @@ impl<'w> WgpuBackend<'w> {
             self.gpu.wait()?;
         }
         self.gpu.check()?;
-        let t_wait = t.elapsed();
         let lost = |reason: String| WgpuError::DeviceLost {
             adapter: self.gpu.name(),
             reason,
@@ -270,9 +281,6 @@ impl<'w> WgpuBackend<'w> {
             bytemuck::cast_slice::<u8, u32>(&view).to_vec()
         };
         staging.unmap();
-        if self.trace {
-            eprintln!("read {n} bytes: waited {:?}, copied {:?}", t_wait, t.elapsed() - t_wait);
-        }
         Ok(words)
     }
 
@@ -333,9 +341,8 @@ impl<'w> WgpuBackend<'w> {
             params[o..o + crate::pipelines::PARAM_BYTES as usize].copy_from_slice(&p.bytes());
             groups.push(g);
         }
-        if !params.is_empty() {
-            self.gpu.queue.write_buffer(&plan.params, 0, &params);
-        }
+        let params_len = (plan.steps.len() * plan.stride as usize) as u64;
+        plan.upload.write(&self.gpu, &params)?;
         let t_written = t0.elapsed();
         let new_encoder = || {
             self.gpu
@@ -343,8 +350,11 @@ impl<'w> WgpuBackend<'w> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") })
         };
         let mut enc = new_encoder();
+        if params_len > 0 {
+            enc.copy_buffer_to_buffer(&plan.upload.buffer, 0, &plan.params, 0, params_len);
+        }
         for (i, n) in &copies {
-            enc.copy_buffer_to_buffer(&plan.params, i.upload, &i.buffer, 0, *n);
+            enc.copy_buffer_to_buffer(&plan.upload.buffer, i.upload, &i.buffer, 0, *n);
         }
         let timer = if profile {
             Some(Timer::new(&self.gpu, plan.steps.len())?)
@@ -474,6 +484,8 @@ impl<'w> WgpuBackend<'w> {
                 });
             }
         }
+        // mapped by the next run's start (the GPU is done with it)
+        plan.upload.request();
         for c in &plan.kv_writes {
             if let Some(c) = self.caches.get_mut(c) {
                 c.len = b.kv;

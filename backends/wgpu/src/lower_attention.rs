@@ -108,6 +108,17 @@ impl Planner<'_, '_> {
             self.temp(4)?
         };
         let (qs2, ks2) = (qs.clone(), ks.clone());
+        // few keys: one workgroup per query head takes them all, with no partials to merge (on
+        // devices with subgroups only: without them this form gave NaN on lavapipe, not
+        // understood yet; see BENCHMARKS.md)
+        let direct_max = if self.gpu.caps.subgroups {
+            std::env::var("LINGOT_WGPU_ATTENTION_DIRECT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(ATTENTION_DIRECT_MAX)
+        } else {
+            0
+        };
         self.push_counted(
             Kernel::Attention,
             vec![q, k, v, out.clone(), part.clone(), counters],
@@ -116,6 +127,9 @@ impl Planner<'_, '_> {
                 let kv = ks.dims()[0].bind(b);
                 let (chunk, splits) = split_keys(kv);
                 let p = Params::new().u(t).u(heads).u(kv_heads).u(d).u(dv).u(kv).f(scale);
+                if kv <= direct_max {
+                    return (p.u(u32::MAX as usize).u(0), [(t * heads) as u32, 1, 1]);
+                }
                 let mode = if in_kernel { 1 } else { 2 };
                 (p.u(chunk).u(mode), [(t * heads) as u32, splits as u32, 1])
             }),
@@ -136,6 +150,9 @@ impl Planner<'_, '_> {
     }
 }
 
+/// Keys up to which decode attention takes each query head in one workgroup (the split form's
+/// partials and merge cost more than they save: H100, 20 layers at 16 keys, 318 -> 258 us).
+const ATTENTION_DIRECT_MAX: usize = 128;
 /// Keys per workgroup of split (decode) attention, at least.
 const ATTENTION_SPLIT: usize = 64;
 /// Splits of one query head at most: the kernel merges them one per invocation.

@@ -9,7 +9,8 @@
 //! bindings, so a plan serves every `t` of its bucket and every `kv`. Bind groups are made once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, DType, Dim, Graph, NodeId, Shape, TensorType, Value};
@@ -19,6 +20,7 @@ use crate::kernels::Kernel;
 use crate::kv::KvCaches;
 use crate::pipelines::{bind_group, Params, Pipeline, Pipelines, PARAM_BYTES};
 use crate::weights::{GpuWeight, WeightStore, WeightView};
+use crate::WgpuError;
 
 /// Computes a launch's parameter block and workgroup counts from the run's bindings.
 pub type LaunchFn = Box<dyn Fn(&Bindings) -> (Params, [u32; 3]) + Send + Sync>;
@@ -59,9 +61,11 @@ pub struct KvCheck {
 
 pub struct Plan {
     pub steps: Vec<Step>,
-    /// Every launch's parameter block, then the inputs (at [`PlanInput::upload`]): a run writes
-    /// them all in one queue write.
+    /// Every launch's parameter block.
     pub params: wgpu::Buffer,
+    /// The parameter blocks, then the inputs (at [`PlanInput::upload`]), as the host writes them
+    /// for a run; the run's first commands copy them to `params` and the inputs' buffers.
+    pub upload: Upload,
     /// Bytes between parameter blocks (the device's uniform offset alignment).
     pub stride: u64,
     pub inputs: Vec<PlanInput>,
@@ -74,6 +78,79 @@ pub struct Plan {
     pub cap: Bindings,
     /// Bytes of the buffers this plan owns.
     pub bytes: u64,
+}
+
+/// A host-writable buffer that a run's parameters and inputs travel in, kept mapped between runs
+/// so that a run writes straight into it (a queue write makes and maps a new staging buffer each
+/// time: ~60 us a decode token on an H100).
+pub struct Upload {
+    pub buffer: wgpu::Buffer,
+    /// The outcome of the last map request, once it has come.
+    mapped: Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>,
+    requested: AtomicBool,
+}
+
+impl Upload {
+    fn new(buffer: wgpu::Buffer) -> Upload {
+        Upload {
+            buffer,
+            mapped: Arc::default(),
+            requested: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks for the buffer to be mapped (granted at the device's next poll once the GPU is done
+    /// with it); a run asks when it has read its results back.
+    pub fn request(&self) {
+        if !self.requested.swap(true, Ordering::AcqRel) {
+            let mapped = self.mapped.clone();
+            self.buffer.slice(..).map_async(wgpu::MapMode::Write, move |r| {
+                if let Ok(mut m) = mapped.lock() {
+                    *m = Some(r);
+                }
+            });
+        }
+    }
+
+    fn take_mapped(&self) -> Option<Result<(), wgpu::BufferAsyncError>> {
+        self.mapped.lock().ok().and_then(|mut m| m.take())
+    }
+
+    /// Writes `bytes` at the start of the buffer and unmaps it for the GPU.
+    pub fn write(&self, gpu: &Gpu, bytes: &[u8]) -> Result<(), WgpuError> {
+        self.request();
+        let lost = |reason: String| WgpuError::DeviceLost {
+            adapter: gpu.name(),
+            reason,
+        };
+        let mapped = match self.take_mapped() {
+            Some(r) => r,
+            None => {
+                gpu.device.poll(wgpu::PollType::Poll).map_err(|e| lost(e.to_string()))?;
+                match self.take_mapped() {
+                    Some(r) => r,
+                    None => {
+                        gpu.wait()?;
+                        self.take_mapped()
+                            .ok_or_else(|| lost("the upload buffer was never mapped".into()))?
+                    }
+                }
+            }
+        };
+        self.requested.store(false, Ordering::Release);
+        mapped.map_err(|e| lost(format!("mapping the upload buffer: {e}")))?;
+        {
+            let len = bytes.len() as u64;
+            let mut view = self
+                .buffer
+                .slice(..len.next_multiple_of(wgpu::MAP_ALIGNMENT))
+                .get_mapped_range_mut()
+                .map_err(|e| lost(format!("writing the upload buffer: {e}")))?;
+            view.slice(..bytes.len()).copy_from_slice(bytes);
+        }
+        self.buffer.unmap();
+        Ok(())
+    }
 }
 
 /// Where a value lives.
@@ -409,10 +486,15 @@ impl<'a, 'w> Planner<'a, 'w> {
             params_bytes += staging_size(&i.ty, &self.cap);
         }
         let params = self.gpu.buffer(
-            "parameters and inputs",
-            params_bytes,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            "parameters",
+            n * stride,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         )?;
+        let upload = Upload::new(self.gpu.buffer(
+            "parameters and inputs upload",
+            params_bytes,
+            wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+        )?);
         let steps = self
             .pending
             .drain(..)
@@ -434,6 +516,7 @@ impl<'a, 'w> Planner<'a, 'w> {
         Ok(Plan {
             steps,
             params,
+            upload,
             stride,
             inputs: self.inputs,
             outputs,
@@ -441,7 +524,7 @@ impl<'a, 'w> Planner<'a, 'w> {
             kv_writes: self.kv_writes,
             kv_checks: self.kv_checks,
             cap: self.cap,
-            bytes: self.bytes + params_bytes + staging_bytes,
+            bytes: self.bytes + n * stride + params_bytes + staging_bytes,
         })
     }
 }

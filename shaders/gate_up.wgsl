@@ -2,6 +2,11 @@
 // (up[r] · x[b]) for up to MAX_B rows b of x (MAX_B from the prelude, as in mat_vec). As
 // mat_vec, with both weights read in one pass over x (`ld` reads the one `which` names); gate and
 // up are split identically.
+// With `norm` (decode: the rms_norm_mul that makes x, folded in), x is the norm's input: every
+// x load goes through x_vec, which adds the value's squares to `ss` and returns it times the norm
+// weight `nw`; the sums are scaled by 1 / sqrt(mean(x²) + eps) at the end. Each element of x is
+// loaded once per workgroup (K % 16 == 0 and one row of x, which the lowering ensures: x's vec4
+// i is the weight's vec4 i), so `ss` sums the whole row across the workgroup.
 //@include bytes
 //@include dtype
 //@include xvec
@@ -14,13 +19,16 @@ struct Params {
     n0: u32,
     b: u32,
     row_bytes: u32,
+    norm: u32,
+    eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> wg_gate: array<u32>;
 @group(0) @binding(2) var<storage, read> wg_up: array<u32>;
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> nw: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 var<private> which: u32;
 
@@ -35,8 +43,23 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
+var<private> ss: f32;
+
 fn x_vec(i: u32) -> vec4<f32> {
-    return x[i];
+    let v = x[i];
+    if (p.norm == 1u) {
+        ss = ss + dot(v, v);
+        return v * nw[i];
+    }
+    return v;
+}
+
+// 1 / sqrt(mean(x²) + eps) under `norm`, else 1 (every invocation calls it: a reduction).
+fn norm_scale(lane: Lane) -> f32 {
+    if (p.norm == 1u) {
+        return 1.0 / sqrt(wg_sum(ss, lane) / f32(p.k) + p.eps);
+    }
+    return 1.0;
 }
 
 @compute @workgroup_size(WG)
@@ -56,8 +79,9 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             let uv = dq16(rb, i);
             for (var b = 0u; b < MAX_B; b = b + 1u) {
                 if (b < p.b) {
-                    g[b] = g[b] + dot16(gv, x16(b * p.k + i));
-                    u[b] = u[b] + dot16(uv, x16(b * p.k + i));
+                    let xv = x16(b * p.k + i);
+                    g[b] = g[b] + dot16(gv, xv);
+                    u[b] = u[b] + dot16(uv, xv);
                 }
             }
         }
@@ -70,8 +94,9 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         let uv = dq4(rb, i);
         for (var b = 0u; b < MAX_B; b = b + 1u) {
             if (b < p.b) {
-                g[b] = g[b] + dot(gv, x4(b * p.k + i));
-                u[b] = u[b] + dot(uv, x4(b * p.k + i));
+                let xv = x4(b * p.k + i);
+                g[b] = g[b] + dot(gv, xv);
+                u[b] = u[b] + dot(uv, xv);
             }
         }
     }
@@ -87,10 +112,11 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             }
         }
     }
+    let r = norm_scale(lane);
     for (var b = 0u; b < MAX_B; b = b + 1u) {
         if (b < p.b) {
-            let gs = wg_sum(g[b], lane);
-            let us = wg_sum(u[b], lane);
+            let gs = wg_sum(g[b], lane) * r;
+            let us = wg_sum(u[b], lane) * r;
             if (lane.index == 0u) {
                 out[b * p.out_stride + p.n0 + row] = gs / (1.0 + exp(-gs)) * us;
             }

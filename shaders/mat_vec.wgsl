@@ -5,6 +5,11 @@
 // rows, so every x load serves four rows and each row is dequantized once for every b; the four
 // rows' sums are reduced together. A weight split over several buffers runs once per chunk, n0
 // being the chunk's first row.
+// With `norm` (decode: the rms_norm_mul that makes x, folded in), x is the norm's input: every
+// x load goes through x_vec, which adds the value's squares to `ss` and returns it times the norm
+// weight `nw`; the sums are scaled by 1 / sqrt(mean(x²) + eps) at the end. Each element of x is
+// loaded once per workgroup (K % 16 == 0 and one row of x, which the lowering ensures: x's vec4
+// i is the weight's vec4 i), so `ss` sums the whole row across the workgroup.
 //@include bytes
 //@include dtype
 //@include xvec
@@ -20,13 +25,16 @@ struct Params {
     b: u32,          // rows of x, at most MAX_B
     row_bytes: u32,
     add: u32,        // 1: add `a` (mul_mat_add's addend, shaped like out)
+    norm: u32,       // 1: x is rms-normed here (see above)
+    eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> a: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> nw: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 fn ld(i: u32) -> u32 {
     return w[i];
@@ -36,8 +44,23 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
+var<private> ss: f32;
+
 fn x_vec(i: u32) -> vec4<f32> {
-    return x[i];
+    let v = x[i];
+    if (p.norm == 1u) {
+        ss = ss + dot(v, v);
+        return v * nw[i];
+    }
+    return v;
+}
+
+// 1 / sqrt(mean(x²) + eps) under `norm`, else 1 (every invocation calls it: a reduction).
+fn norm_scale(lane: Lane) -> f32 {
+    if (p.norm == 1u) {
+        return 1.0 / sqrt(wg_sum(ss, lane) / f32(p.k) + p.eps);
+    }
+    return 1.0;
 }
 
 @compute @workgroup_size(WG)
@@ -90,10 +113,11 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             }
         }
     }
+    let r = norm_scale(lane);
     // constant trip counts: the batch loops unroll and acc stays in registers
     for (var b = 0u; b < MAX_B; b = b + 1u) {
         if (b < p.b) {
-            let s = wg_sum4(acc[b], lane);
+            let s = wg_sum4(acc[b], lane) * r;
             if (lane.index < NR && row0 + lane.index < p.rows) {
                 let o = b * p.out_stride + p.n0 + row0 + lane.index;
                 let v = lane4(s, lane.index);

@@ -2,6 +2,11 @@
 // pair = token * slots + slot. Two weights in one pass over x: `ld` reads the one `which` names.
 // One workgroup per (pair, NR = 4 rows): each x load serves four rows of both weights.
 // Chunks of experts as in mat_vec_id (gate and up are split identically).
+// With `norm` (decode: the rms_norm_mul that makes x, folded in), x is the norm's input: every
+// x load goes through x_vec, which adds the value's squares to `ss` and returns it times the norm
+// weight `nw`; the sums are scaled by 1 / sqrt(mean(x²) + eps) at the end. Each element of x is
+// loaded once per workgroup (K % 16 == 0 and one row of x, which the lowering ensures: x's vec4
+// i is the weight's vec4 i), so `ss` sums the whole row across the workgroup.
 //@include bytes
 //@include dtype
 //@include xvec
@@ -18,6 +23,8 @@ struct Params {
     e_hi: u32,
     experts: u32,
     first: u32,
+    norm: u32,
+    eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,7 +32,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> wg_up: array<u32>;
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> ids: array<i32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 var<workgroup> expert: i32;
 var<private> which: u32;
@@ -41,8 +49,23 @@ fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
+var<private> ss: f32;
+
 fn x_vec(i: u32) -> vec4<f32> {
-    return x[i];
+    let v = x[i];
+    if (p.norm == 1u) {
+        ss = ss + dot(v, v);
+        return v * nw[i];
+    }
+    return v;
+}
+
+// 1 / sqrt(mean(x²) + eps) under `norm`, else 1 (every invocation calls it: a reduction).
+fn norm_scale(lane: Lane) -> f32 {
+    if (p.norm == 1u) {
+        return 1.0 / sqrt(wg_sum(ss, lane) / f32(p.k) + p.eps);
+    }
+    return 1.0;
 }
 
 // Sixteen weights of four rows (byte offsets rb) against one x step.
@@ -113,8 +136,9 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         which = 1u;
         u = u + dot1x4(rb, i, xv);
     }
-    let gs = wg_sum4(g, lane);
-    let us = wg_sum4(u, lane);
+    let r = norm_scale(lane);
+    let gs = wg_sum4(g, lane) * r;
+    let us = wg_sum4(u, lane) * r;
     if (live) {
         let gv = lane4(gs, lane.index);
         out[pair * p.rows + row0 + lane.index] = gv / (1.0 + exp(-gv)) * lane4(us, lane.index);

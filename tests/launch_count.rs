@@ -2,13 +2,13 @@
 //! the graph alone) is the count of launches lingot-wgpu's plan really records
 //! (`WgpuBackend::launches`) for a decode step, on the built-in model's graph before and after
 //! the default pipeline, with one key split and with several (the last workgroup of a head
-//! merges the splits: still one launch). Takes the best wgpu adapter, lavapipe included, and
-//! fails without one.
+//! merges the splits: still one launch; norms read only by mat-vecs are folded into them). Takes
+//! the best wgpu adapter, lavapipe included, and fails without one.
 
 use lingot_ir::{Bindings, Graph};
 use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
 use lingot_models::gguf::GgufFile;
-use lingot_passes::stats::{launches, launches_wgpu};
+use lingot_passes::stats::{launches, launches_wgpu, norm_folds, FOLD_NORM_MAX_ROWS};
 use lingot_wgpu::{WgpuBackend, WgpuOptions};
 
 fn graph(file: &GgufFile, hp: &HParams, fused: bool) -> Graph {
@@ -42,11 +42,24 @@ fn stats_count_what_the_wgpu_plan_launches() {
             assert_eq!(planned, counted, "fused {fused}, decode at kv {kv}");
         }
         if fused {
-            // the design of issue 5: every fused op one kernel, attention included
-            assert_eq!(counted, launches(&g), "one launch per computing op");
+            // the design of issue 5: every fused op one kernel, attention included; and in a decode
+            // step every rms_norm_mul is folded into the mat-vecs that read it (the output's too,
+            // below FOLD_NORM_MAX_ROWS rows)
+            let folded = g.g.node_indices().filter(|&id| norm_folds(&g, id)).count();
+            assert_eq!(
+                counted + folded,
+                launches(&g),
+                "one launch per computing op but the folded norms"
+            );
             let layers = hp.block_count;
             let (dense, moe) = (hp.leading_dense_block_count, layers - hp.leading_dense_block_count);
-            assert_eq!(counted, 8 * dense + 12 * moe + 3, "{dense} dense, {moe} MoE layers");
+            let output_norm = usize::from(hp.vocab_size > FOLD_NORM_MAX_ROWS);
+            assert_eq!(folded, 2 * layers + 1 - output_norm, "attention, ffn and output norms");
+            assert_eq!(
+                counted,
+                6 * dense + 10 * moe + 2 + output_norm,
+                "{dense} dense, {moe} MoE layers"
+            );
         }
     }
 }

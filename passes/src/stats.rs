@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use lingot_ir::{Graph, NodeId, Op};
+use lingot_ir::{DType, Graph, NodeId, Op, Value};
 
 use crate::memory::is_weight_view;
 use crate::pattern::is_last_axis_vector;
@@ -75,9 +75,11 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
         },
         // the weighted sum adds the first two addends as it writes; one add-into per further one
         Op::MoeDown => (1, 1 + ops.len().saturating_sub(6)),
-        // a weight that scales more than the last axis takes a norm, then a broadcast mul
+        // a weight that scales more than the last axis takes a norm, then a broadcast mul; a
+        // norm read only by mat-vecs is folded into them
         Op::RmsNormMul { .. } => match (ops.first(), ops.get(1)) {
             (Some(x), Some(w)) if !is_last_axis_vector(g, *w, *x) => (1, 2),
+            _ if norm_folds(g, id) => (1, 0),
             _ => (1, 1),
         },
         Op::GetRows
@@ -104,6 +106,52 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
         | Op::QkvNormRope { .. }
         | Op::MulMatAdd => (1, 1),
     }
+}
+
+/// Products longer than this keep their norm a launch of its own: each workgroup of a folded norm
+/// pays a reduction, and a long weight (the 157184-row output) has tens of thousands of them.
+pub const FOLD_NORM_MAX_ROWS: usize = 16384;
+
+/// Whether lingot-wgpu folds `rms_norm_mul` node `id` into its readers in a decode step: its rows
+/// are a multiple of 16 long, its weight one f32 row, it is no graph output, and it is read only as
+/// the x of mat-vecs that fold it: `mul_mat` (at most [`FOLD_NORM_MAX_ROWS`] rows), `gate_up`,
+/// `moe_gate_up` with gate and up stored alike. Each such reader computes the norm itself.
+pub fn norm_folds(g: &Graph, id: NodeId) -> bool {
+    if !matches!(g.node(id).op, Op::RmsNormMul { .. }) {
+        return false;
+    }
+    let ops = g.operands(id);
+    let (Some(&x), Some(&w)) = (ops.first(), ops.get(1)) else {
+        return false;
+    };
+    let value = Value { node: id, index: 0 };
+    let k = g.ty(x).shape.last().and_then(|d| d.as_const());
+    if k.is_none_or(|k| k % 16 != 0)
+        || g.ty(w).dtype != DType::F32
+        || !is_last_axis_vector(g, w, x)
+        || g.outputs.iter().any(|(v, _)| *v == value)
+    {
+        return false;
+    }
+    let readers = g.users(id);
+    !readers.is_empty()
+        && readers.iter().all(|&reader| {
+            let rops = g.operands(reader);
+            // the slot the reader takes x in; it must read the norm there alone
+            let x_slot = match g.node(reader).op {
+                Op::MulMat
+                    if g.ty(rops[0]).shape.dims()[0]
+                        .as_const()
+                        .is_some_and(|n| n <= FOLD_NORM_MAX_ROWS) =>
+                {
+                    1
+                }
+                Op::GateUp => 0,
+                Op::MoeGateUp if g.ty(rops[1]).dtype == g.ty(rops[2]).dtype => 0,
+                _ => return false,
+            };
+            rops.iter().enumerate().all(|(i, v)| (*v == value) == (i == x_slot))
+        })
 }
 
 impl fmt::Display for OpStats {

@@ -380,13 +380,15 @@ impl Kernel {
         match self {
             Kernel::Dequant(_) => (1, 1),
             Kernel::GetRows(_) => (2, 1),
-            Kernel::MatVec(..) | Kernel::MatMul(_) => (3, 1),
-            Kernel::GateUp(..) => (3, 1),
+            // w, x, the addend, the folded norm's weight
+            Kernel::MatVec(..) => (4, 1),
+            Kernel::MatMul(_) => (3, 1),
+            Kernel::GateUp(..) => (4, 1),
             Kernel::MatVecId(_) => (3, 1),
             Kernel::MatMulId(_) => (5, 1),
             Kernel::MoeSort => (1, 2),
             Kernel::MoeCombine => (5, 1),
-            Kernel::MoeGateUp(_) => (4, 1),
+            Kernel::MoeGateUp(_) => (5, 1),
             Kernel::MoeDown(_) => (6, 1),
             Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => (1, 1),
             Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),

@@ -59,6 +59,9 @@ pub fn broadcast4(a: &[usize], b: &[usize], out: &[usize]) -> Option<([usize; 4]
     Some((o, x, y))
 }
 
+/// A folded norm read by an op that takes it only as a buffer (the fold's conditions exclude it).
+const FOLDED_NORM_READER: &str = "internal: a folded rms_norm_mul reaches a reader that cannot fold it";
+
 impl Planner<'_, '_> {
     pub fn lower_node(&mut self, id: NodeId) -> Result<(), BackendError> {
         let node = self.graph.node(id);
@@ -129,7 +132,28 @@ impl Planner<'_, '_> {
                 )?;
             }
             Op::RmsNorm { eps } => self.rms_norm(ops[0], None, *eps)?,
-            Op::RmsNormMul { eps } => self.rms_norm(ops[0], Some(ops[1]), *eps)?,
+            Op::RmsNormMul { eps } => {
+                if self.folds_norm(id) {
+                    let (x, pool) = match self.loc(ops[0])? {
+                        Loc::Act { buffer, pool } => (buffer, pool),
+                        _ => (self.act(ops[0])?, None),
+                    };
+                    let w = self.act(ops[1])?;
+                    let shape = self.ty(ops[0]).shape.clone();
+                    self.define(
+                        0,
+                        Loc::Normed {
+                            x,
+                            pool,
+                            w,
+                            eps: *eps,
+                            shape,
+                        },
+                    );
+                } else {
+                    self.rms_norm(ops[0], Some(ops[1]), *eps)?
+                }
+            }
             Op::Rope {
                 n_rot,
                 freq_base,
@@ -225,6 +249,7 @@ impl Planner<'_, '_> {
                     view.shape = dims;
                     self.define(0, Loc::Weight(view));
                 }
+                Loc::Normed { .. } => return Err(self.err(FOLDED_NORM_READER)),
             },
             Op::Slice { axis, start, len } => self.slice(ops[0], *axis, *start, *len)?,
             Op::KvWrite { cache } => self.kv_write(ops[0], cache)?,
@@ -343,15 +368,7 @@ impl Planner<'_, '_> {
             None => (self.temp(count(&xs, &self.cap))?, 1, xb.clone()),
         };
         let mul = w.is_some() && fused_w.is_some();
-        let s = xs.clone();
-        self.push(
-            Kernel::RmsNorm { mul },
-            vec![xb, wb, norm_out.clone()],
-            Box::new(move |b| {
-                let (rows, n) = rows_cols(&s, b);
-                (Params::new().u(rows).u(n).f(eps).u(w_len), grid(rows))
-            }),
-        )?;
+        self.norm_launch(mul, xb, wb, w_len, eps, xs.clone(), norm_out.clone())?;
         if let (Some(w), None) = (w, fused_w) {
             // a weight that does not broadcast along the last axis alone: norm, then mul
             let ws = self.ty(w).shape.clone();
@@ -359,6 +376,48 @@ impl Planner<'_, '_> {
             self.binary_into(Binary::Mul, (norm_out, xs), (wb, ws), (out, out_shape))?;
         }
         Ok(())
+    }
+
+    /// One rms_norm launch: `out = x / sqrt(mean(x²) + eps)` per row, times `w[i % w_len]` when
+    /// `mul`.
+    #[allow(clippy::too_many_arguments)]
+    fn norm_launch(
+        &mut self,
+        mul: bool,
+        x: wgpu::Buffer,
+        w: wgpu::Buffer,
+        w_len: usize,
+        eps: f32,
+        xs: Shape,
+        out: wgpu::Buffer,
+    ) -> Result<(), BackendError> {
+        self.push(
+            Kernel::RmsNorm { mul },
+            vec![x, w, out],
+            Box::new(move |b| {
+                let (rows, n) = rows_cols(&xs, b);
+                (Params::new().u(rows).u(n).f(eps).u(w_len), grid(rows))
+            }),
+        )
+    }
+
+    /// A folded norm computed into `out` after all, for a reader that cannot fold it.
+    pub fn norm_into(
+        &mut self,
+        x: wgpu::Buffer,
+        w: wgpu::Buffer,
+        eps: f32,
+        xs: Shape,
+        out: wgpu::Buffer,
+    ) -> Result<(), BackendError> {
+        let n = xs.last().and_then(|d| d.as_const()).unwrap_or(1);
+        self.norm_launch(true, x, w, n, eps, xs, out)
+    }
+
+    /// Whether `rms_norm_mul` node `id` is left to its readers: in a decode plan (one token),
+    /// where `lingot_passes::stats::norm_folds` says (the launch count it models).
+    fn folds_norm(&self, id: NodeId) -> bool {
+        self.cap.t == 1 && lingot_passes::stats::norm_folds(self.graph, id)
     }
 
     fn rope(&mut self, ops: &[Value], n_rot: usize, base: f32, scale: f32) -> Result<(), BackendError> {
@@ -389,6 +448,7 @@ impl Planner<'_, '_> {
                 self.define(0, Loc::Weight(view));
                 Ok(())
             }
+            Loc::Normed { .. } => Err(self.err(FOLDED_NORM_READER)),
             Loc::Act { buffer, .. } => {
                 let xs = self.ty(x).shape.clone();
                 let out = self.out(0)?;

@@ -17,7 +17,7 @@ impl Planner<'_, '_> {
         let xs = self.ty(ops[0]).shape.clone();
         let gate = self.weight_of_rank(ops[1], 2, "gate_up gate")?;
         let up = self.weight_of_rank(ops[2], 2, "gate_up up")?;
-        let x = self.act(ops[0])?;
+        let (x, norm) = self.act_or_normed(ops[0])?;
         let out = self.out(0)?;
         let (n, k, row_bytes) = (gate.shape[0], gate.shape[1], gate.row_bytes() as usize);
         let same_split = gate.chunks.len() == up.chunks.len()
@@ -30,21 +30,24 @@ impl Planner<'_, '_> {
         if gate.dtype != up.dtype || !same_split || !vec_form {
             let rows = count(&xs, &self.cap) / k.max(1);
             let (g, u) = (self.temp(rows * n)?, self.temp(rows * n)?);
-            self.mul_mat_into(&gate, xs.clone(), x.clone(), g.clone(), None)?;
-            self.mul_mat_into(&up, xs, x, u.clone(), None)?;
+            self.mul_mat_into(&gate, xs.clone(), (x.clone(), norm.clone()), g.clone(), None)?;
+            self.mul_mat_into(&up, xs, (x, norm), u.clone(), None)?;
             let shape = self.graph.node(self.node).results[0].shape.clone();
             return self.binary_into(Binary::SwiGlu, (g, shape.clone()), (u, shape.clone()), (out, shape));
         }
+        let (folded, eps) = (norm.is_some(), norm.as_ref().map_or(0.0, |n| n.1));
+        let nw = norm.map_or_else(|| x.clone(), |n| n.0);
         for (gc, uc) in gate.chunks.iter().zip(&up.chunks) {
             let (n0, len) = (gc.start, gc.len);
             let (s, s2) = (xs.clone(), xs.clone());
-            let bufs = vec![gc.buffer.clone(), uc.buffer.clone(), x.clone(), out.clone()];
+            let bufs = vec![gc.buffer.clone(), uc.buffer.clone(), x.clone(), nw.clone(), out.clone()];
             self.push_counted(
                 Kernel::GateUp(gate.dtype, XRows::of(count(&xs, &self.cap) / k.max(1))),
                 bufs,
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);
-                    (Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes), grid(len))
+                    let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes);
+                    (p.flag(folded).f(eps), grid(len))
                 }),
                 Box::new(move |b| (2 * len * row_bytes + 4 * k * (count(&s2, b) / k.max(1))) as u64),
             )?;

@@ -13,7 +13,7 @@ use lingot_ir::{DType, Op, Shape, Value};
 
 use crate::kernels::{Binary, Kernel, XRows, MAT_MUL_TILE, MAT_VEC_MAX_B, MAT_VEC_ROWS};
 use crate::pipelines::{grid, Params};
-use crate::plan::{count, Loc, Planner};
+use crate::plan::{count, Loc, Norm, Planner};
 use crate::weights::GpuWeight;
 
 impl Planner<'_, '_> {
@@ -100,37 +100,48 @@ impl Planner<'_, '_> {
     pub fn mul_mat(&mut self, ops: &[Value]) -> Result<(), BackendError> {
         let w = self.weight_of_rank(ops[0], 2, "mul_mat weight")?;
         let xs = self.ty(ops[1]).shape.clone();
-        let x = self.act(ops[1])?;
+        let (x, norm) = self.act_or_normed(ops[1])?;
         let addend = match ops.get(2) {
             Some(a) => Some(self.act(*a)?),
             None => None,
         };
         let out = self.out(0)?;
-        self.mul_mat_into(&w, xs, x, out, addend)
+        self.mul_mat_into(&w, xs, (x, norm), out, addend)
     }
 
     /// Launches for `out = w · x (+ addend)`: the mat-vec kernel for up to eight rows of x
-    /// (bucket's largest batch), the tiled one beyond; one launch per chunk of rows of `w`.
+    /// (bucket's largest batch), the tiled one beyond; one launch per chunk of rows of `w`. The
+    /// mat-vec folds a norm of x (`x.1`, a decode plan's only).
     pub fn mul_mat_into(
         &mut self,
         w: &GpuWeight,
         xs: Shape,
-        x: wgpu::Buffer,
+        (x, norm): (wgpu::Buffer, Norm),
         out: wgpu::Buffer,
         addend: Option<wgpu::Buffer>,
     ) -> Result<(), BackendError> {
         let (n, k, row_bytes) = (w.shape[0], w.shape[1], w.row_bytes() as usize);
         let vec_form = count(&xs, &self.cap) / k.max(1) <= MAT_VEC_MAX_B;
+        if norm.is_some() && !vec_form {
+            return Err(self.err("internal: a folded norm reaches a tiled product"));
+        }
         let add = addend.is_some();
         let a = addend.unwrap_or_else(|| x.clone());
+        let (folded, eps) = (norm.is_some(), norm.as_ref().map_or(0.0, |n| n.1));
+        let nw = norm.map_or_else(|| x.clone(), |n| n.0);
         for chunk in &w.chunks {
             let (n0, len) = (chunk.start, chunk.len);
             let (s, s2) = (xs.clone(), xs.clone());
-            let bufs = vec![chunk.buffer.clone(), x.clone(), a.clone(), out.clone()];
-            let kernel = if vec_form {
-                Kernel::MatVec(w.dtype, XRows::of(count(&xs, &self.cap) / k.max(1)))
+            let (bufs, kernel) = if vec_form {
+                (
+                    vec![chunk.buffer.clone(), x.clone(), a.clone(), nw.clone(), out.clone()],
+                    Kernel::MatVec(w.dtype, XRows::of(count(&xs, &self.cap) / k.max(1))),
+                )
             } else {
-                Kernel::MatMul(w.dtype)
+                (
+                    vec![chunk.buffer.clone(), x.clone(), a.clone(), out.clone()],
+                    Kernel::MatMul(w.dtype),
+                )
             };
             let tm = kernel.tile(self.gpu.caps).0;
             let bytes: crate::plan::BytesFn = Box::new(move |b| {
@@ -143,6 +154,7 @@ impl Planner<'_, '_> {
                 Box::new(move |b| {
                     let rows_x = count(&s, b) / k.max(1);
                     let p = Params::new().u(k).u(len).u(n).u(n0).u(rows_x).u(row_bytes).flag(add);
+                    let p = p.flag(folded).f(eps);
                     let groups = if vec_form {
                         grid(len.div_ceil(MAT_VEC_ROWS))
                     } else {
@@ -300,9 +312,20 @@ impl Planner<'_, '_> {
         let (gate, slots) = self.experts(ops[1], ops[3], "moe_gate_up gate")?;
         let (up, _) = self.experts(ops[2], ops[3], "moe_gate_up up")?;
         let ids_shape = self.ty(ops[3]).shape.clone();
-        let x = self.act(ops[0])?;
         let ids = self.act(ops[3])?;
         let out = self.out(0)?;
+        let same_split = gate.chunks.len() == up.chunks.len()
+            && gate
+                .chunks
+                .iter()
+                .zip(&up.chunks)
+                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
+        let one_pass = !self.grouped(&ids_shape, slots, gate.shape[0]) && gate.dtype == up.dtype && same_split;
+        // the one-pass kernel folds a norm of x; the other forms take x normed
+        let (x, norm) = match one_pass {
+            true => self.act_or_normed(ops[0])?,
+            false => (self.act(ops[0])?, None),
+        };
         if self.grouped(&ids_shape, slots, gate.shape[0]) {
             // prefill: pairs grouped by expert, two tiled products, the second writing silu(g) * u
             let (order, offsets) = self.sort_pairs(ops[3], &ids, ids_shape.clone(), gate.shape[0])?;
@@ -319,13 +342,7 @@ impl Planner<'_, '_> {
             )?;
             return self.expert_mat_mul(&up, slots, ids_shape, x, sorted, out, Some(g));
         }
-        let same_split = gate.chunks.len() == up.chunks.len()
-            && gate
-                .chunks
-                .iter()
-                .zip(&up.chunks)
-                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
-        if gate.dtype != up.dtype || !same_split {
+        if !one_pass {
             // mixed dtypes (llama-quantize mixes them): two expert products, then silu(g) * u
             let pairs = count(&ids_shape, &self.cap);
             let n = gate.shape[1];
@@ -345,6 +362,8 @@ impl Planner<'_, '_> {
         }
         let (experts, n, k) = (gate.shape[0], gate.shape[1], gate.shape[2]);
         let (row_bytes, expert_bytes) = (gate.row_bytes() as usize, gate.outer_bytes as usize);
+        let (folded, eps) = (norm.is_some(), norm.as_ref().map_or(0.0, |n| n.1));
+        let nw = norm.map_or_else(|| x.clone(), |n| n.0);
         for (ci, (gc, uc)) in gate.chunks.iter().zip(&up.chunks).enumerate() {
             let (lo, hi, first) = (gc.start, gc.start + gc.len, ci == 0);
             let (s, s2) = (ids_shape.clone(), ids_shape.clone());
@@ -353,6 +372,7 @@ impl Planner<'_, '_> {
                 uc.buffer.clone(),
                 x.clone(),
                 ids.clone(),
+                nw.clone(),
                 out.clone(),
             ];
             let one = expert_bytes_read(s2, hi - lo, expert_bytes, k);
@@ -363,7 +383,7 @@ impl Planner<'_, '_> {
                     let pairs = count(&s, b);
                     let p = Params::new().u(k).u(n).u(pairs).u(slots).u(row_bytes).u(expert_bytes);
                     (
-                        p.u(lo).u(hi).u(experts).flag(first),
+                        p.u(lo).u(hi).u(experts).flag(first).flag(folded).f(eps),
                         grid(pairs * n.div_ceil(MAT_VEC_ROWS)),
                     )
                 }),

@@ -160,7 +160,19 @@ pub enum Loc {
     Act { buffer: wgpu::Buffer, pool: Option<usize> },
     /// A weight (or a view of one) in its stored dtype.
     Weight(WeightView),
+    /// `rms_norm(x) * w` left to the kernels that read it (decode mat-vecs): `x` is the norm's
+    /// input (its buffer kept alive for them, `pool` as in `Act`), `w` the norm weight.
+    Normed {
+        x: wgpu::Buffer,
+        pool: Option<usize>,
+        w: wgpu::Buffer,
+        eps: f32,
+        shape: Shape,
+    },
 }
+
+/// A folded norm, as the kernels that fold it take it: the norm weight and eps.
+pub type Norm = Option<(wgpu::Buffer, f32)>;
 
 struct Pending {
     pipe: Arc<Pipeline>,
@@ -195,7 +207,7 @@ pub struct Planner<'a, 'w> {
     locs: HashMap<Value, Loc>,
     /// Reads of each value by later nodes.
     uses: HashMap<Value, usize>,
-    outputs: HashSet<Value>,
+    pub outputs: HashSet<Value>,
     pending: Vec<Pending>,
     pool: Pool,
     temps: Vec<usize>,
@@ -291,7 +303,7 @@ impl<'a, 'w> Planner<'a, 'w> {
     /// Sets the location of result `index` of the current node.
     pub fn define(&mut self, index: u32, loc: Loc) {
         let v = Value { node: self.node, index };
-        if let Loc::Act { pool: Some(p), .. } = &loc {
+        if let Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. } = &loc {
             self.pool.reads_left[*p] += self.uses.get(&v).copied().unwrap_or(0);
             if self.outputs.contains(&v) {
                 self.pool.pinned[*p] = true;
@@ -303,7 +315,7 @@ impl<'a, 'w> Planner<'a, 'w> {
     fn release_operands(&mut self, id: NodeId) {
         let mut pools = vec![];
         for v in self.graph.operands(id) {
-            if let Some(Loc::Act { pool: Some(p), .. }) = self.locs.get(&v) {
+            if let Some(Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. }) = self.locs.get(&v) {
                 pools.push(*p);
             }
         }
@@ -407,6 +419,21 @@ impl<'a, 'w> Planner<'a, 'w> {
         match self.loc(v)? {
             Loc::Act { buffer, .. } => Ok(buffer),
             Loc::Weight(view) => self.weights.dense(self.gpu, self.pipes, &view),
+            // a reader that cannot fold the norm: it is computed for this reader
+            Loc::Normed { x, w, eps, shape, .. } => {
+                let out = self.temp(count(&shape, &self.cap))?;
+                self.norm_into(x, w, eps, shape, out.clone())?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Operand `v` as the x of a kernel that can fold a norm: the buffer, and the norm when `v`
+    /// is a folded `rms_norm_mul` (the buffer is then the norm's input).
+    pub fn act_or_normed(&mut self, v: Value) -> Result<(wgpu::Buffer, Norm), BackendError> {
+        match self.loc(v)? {
+            Loc::Normed { x, w, eps, .. } => Ok((x, Some((w, eps)))),
+            _ => Ok((self.act(v)?, None)),
         }
     }
 
@@ -414,6 +441,7 @@ impl<'a, 'w> Planner<'a, 'w> {
     pub fn matrix(&mut self, v: Value) -> Result<Arc<GpuWeight>, BackendError> {
         match self.loc(v)? {
             Loc::Weight(view) => self.weights.get(self.gpu, &view),
+            Loc::Normed { .. } => Err(self.err("a matrix operand must be a weight or f32 of constant shape")),
             Loc::Act { buffer, .. } => {
                 let ty = self.ty(v);
                 let shape: Option<Vec<usize>> = ty.shape.dims().iter().map(|d| d.as_const()).collect();

@@ -153,3 +153,81 @@ fn qkv_norm_rope_matches_cpu_run_by_run() {
 fn qkv_norm_rope_matches_cpu_without_subgroups() {
     sequence(common::portable(16));
 }
+
+/// rms_norm_mul read only as the x of mat-vecs, with its input computed (a pooled buffer the
+/// readers still need): `mul_mat`, `gate_up` (one pass; and two products when gate and up are
+/// stored differently) and `moe_gate_up`. In a decode plan (t = 1) the norm is folded into those
+/// kernels (no launch of its own); at t = 3 it is launched. Returns the graph and inputs at `t`.
+fn norm_readers(s: &mut Suite, dtype: DType, t: usize) -> (Graph, Vec<(String, HostTensor)>) {
+    let k = if dtype.is_quantized() {
+        2 * dtype.block_elems()
+    } else {
+        64
+    };
+    let mut g = Graph::new();
+    let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+    let a = f32_input(&mut g, "a", shape![Sym::T, k]);
+    let ids = i32_input(&mut g, "ids", shape![Sym::T, 2]);
+    let nw = s.weight(&mut g, DType::F32, &[k]);
+    let sum = push(&mut g, Op::Add, &[x, a]);
+    let y = push(&mut g, Op::RmsNormMul { eps: 1e-6 }, &[sum, nw]);
+    let w = s.weight(&mut g, dtype, &[13, k]);
+    let (gate, up) = (s.weight(&mut g, dtype, &[11, k]), s.weight(&mut g, dtype, &[11, k]));
+    let mixed_up = s.weight(&mut g, DType::Q8_0, &[11, k]);
+    let (gate_e, up_e) = (s.weight(&mut g, dtype, &[4, 7, k]), s.weight(&mut g, dtype, &[4, 7, k]));
+    let outs = [
+        push(&mut g, Op::MulMat, &[w, y]),
+        push(&mut g, Op::GateUp, &[y, gate, up]),
+        push(&mut g, Op::GateUp, &[y, gate, mixed_up]),
+        push(&mut g, Op::MoeGateUp, &[y, gate_e, up_e, ids]),
+    ];
+    for (i, o) in outs.into_iter().enumerate() {
+        g.output(o, &format!("y{i}"));
+    }
+    let id_data: Vec<i32> = (0..2 * t as i32).map(|i| (i * 3 + 1) % 4).collect();
+    let inputs = vec![
+        ("x".into(), host_f32(&[t, k], s.f32s(t * k, -2.0, 2.0))),
+        ("a".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+        ("ids".into(), host_i32(&[t, 2], id_data)),
+    ];
+    (g, inputs)
+}
+
+fn folded_norms(seed: u64, options: lingot_wgpu::WgpuOptions) {
+    let mut s = Suite::new(seed);
+    let mut launches = vec![];
+    for dtype in DTYPES {
+        for t in [1, 3] {
+            let (g, inputs) = norm_readers(&mut s, dtype, t);
+            launches.push((g.clone(), t, dtype));
+            s.case(
+                format!("rms_norm_mul readers {dtype} t {t}"),
+                g,
+                inputs,
+                bind(t),
+                TRANSCENDENTAL,
+            );
+        }
+    }
+    run(&s, options.clone());
+    // add, mul_mat, gate_up, the second gate_up (two products and a swiglu where up is stored
+    // differently; those products fold the norm as well), moe_gate_up, and the norm's own
+    // launch where it is not folded
+    let mut gpu = common::backend(&s.weights, options);
+    for (g, t, dtype) in launches {
+        let n = gpu.launches(&g, bind(t)).unwrap_or_else(|e| panic!("{e}"));
+        let mixed = if dtype == DType::Q8_0 { 1 } else { 3 };
+        let folded = t == 1;
+        assert_eq!(n, 4 + mixed + usize::from(!folded), "{dtype} t {t}: launches");
+    }
+}
+
+#[test]
+fn folded_norms_match_cpu() {
+    folded_norms(73, common::default_options(16));
+}
+
+#[test]
+fn folded_norms_match_cpu_without_subgroups() {
+    folded_norms(74, common::portable(16));
+}

@@ -151,8 +151,9 @@ impl Planner<'_, '_> {
 }
 
 /// Keys up to which decode attention takes each query head in one workgroup (the split form's
-/// partials and merge cost more than they save: H100, 20 layers at 16 keys, 318 -> 258 us).
-const ATTENTION_DIRECT_MAX: usize = 128;
+/// partials and merge cost more than they save there: H100, 20 layers at 16 keys, 318 -> 258
+/// us; at 100 keys one workgroup is slower, 335 -> 390 us).
+const ATTENTION_DIRECT_MAX: usize = 64;
 /// Keys per workgroup of split (decode) attention, at least.
 const ATTENTION_SPLIT: usize = 64;
 /// Splits of one query head at most: the kernel merges them one per invocation.

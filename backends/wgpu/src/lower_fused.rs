@@ -6,7 +6,7 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::Value;
 
-use crate::kernels::{Binary, Kernel, XRows, ATTENTION_MAX_D, MAT_VEC_MAX_B};
+use crate::kernels::{Binary, Kernel, XRows, ATTENTION_MAX_D, MAT_VEC_MAX_B, MAT_VEC_ROWS};
 use crate::pipelines::{grid, Params};
 use crate::plan::{count, Loc, Planner};
 
@@ -37,6 +37,32 @@ impl Planner<'_, '_> {
         }
         let (folded, eps) = (norm.is_some(), norm.as_ref().map_or(0.0, |n| n.1));
         let nw = norm.map_or_else(|| x.clone(), |n| n.0);
+        if self.cap.t == 1 && gate.chunks.len() == 1 {
+            // decode: moe_gate_up's kernel with one expert (id 0 in a zeroed buffer), four rows
+            // a workgroup where gate_up.wgsl takes one (H100, 20 shared experts of 512 rows:
+            // see BENCHMARKS.md)
+            let ids = self.dedicated(4, "gate_up expert id")?;
+            let expert_bytes = n * row_bytes;
+            let bufs = vec![
+                gate.chunks[0].buffer.clone(),
+                up.chunks[0].buffer.clone(),
+                x,
+                ids,
+                nw,
+                out,
+            ];
+            return self.push_counted(
+                Kernel::MoeGateUp(gate.dtype),
+                bufs,
+                Box::new(move |b| {
+                    let pairs = count(&xs, b) / k.max(1);
+                    let p = Params::new().u(k).u(n).u(pairs).u(1).u(row_bytes).u(expert_bytes);
+                    let p = p.u(0).u(1).u(1).flag(true).flag(folded).f(eps);
+                    (p, grid(pairs * n.div_ceil(MAT_VEC_ROWS)))
+                }),
+                Box::new(move |_| (2 * expert_bytes + 4 * k) as u64),
+            );
+        }
         for (gc, uc) in gate.chunks.iter().zip(&up.chunks) {
             let (n0, len) = (gc.start, gc.len);
             let (s, s2) = (xs.clone(), xs.clone());

@@ -109,16 +109,10 @@ impl Planner<'_, '_> {
         };
         let (qs2, ks2) = (qs.clone(), ks.clone());
         // few keys: one workgroup per query head takes them all, with no partials to merge (on
-        // devices with subgroups only: without them this form gave NaN on lavapipe, not
-        // understood yet; see BENCHMARKS.md)
-        let direct_max = if self.gpu.caps.subgroups {
-            std::env::var("LINGOT_WGPU_ATTENTION_DIRECT")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(ATTENTION_DIRECT_MAX)
-        } else {
-            0
-        };
+        // devices with subgroups only: without them this form gave NaN on lavapipe, and forced
+        // for every cache length it hung on the H100 once; neither is understood yet, see
+        // BENCHMARKS.md)
+        let direct_max = if self.gpu.caps.subgroups { ATTENTION_DIRECT_MAX } else { 0 };
         self.push_counted(
             Kernel::Attention,
             vec![q, k, v, out.clone(), part.clone(), counters],

@@ -112,7 +112,11 @@ impl Planner<'_, '_> {
         // devices with subgroups only: without them this form gave NaN on lavapipe, and forced
         // for every cache length it hung on the H100 once; neither is understood yet, see
         // BENCHMARKS.md)
-        let direct_max = if self.gpu.caps.subgroups { ATTENTION_DIRECT_MAX } else { 0 };
+        let direct_max = if self.gpu.caps.subgroups {
+            ATTENTION_DIRECT_MAX
+        } else {
+            0
+        };
         self.push_counted(
             Kernel::Attention,
             vec![q, k, v, out.clone(), part.clone(), counters],

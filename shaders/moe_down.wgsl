@@ -4,6 +4,9 @@
 // buffers run once per chunk; every chunk after the first adds to what is there (`accumulate`).
 // The op's first two further addends (shared expert, residual) are added here by the first chunk
 // (`n_add` of them, in a0 and a1); any more by add_into afterwards.
+// With `sh` (decode: a shared expert folded in), h holds one more slot per token after the
+// `slots` routed ones, and the first chunk adds its product with w_sh (one expert's rows) at
+// weight 1.
 //@include bytes
 //@include dtype
 //@include xvec
@@ -20,6 +23,7 @@ struct Params {
     e_hi: u32,
     accumulate: u32,
     n_add: u32,
+    sh: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,9 +33,15 @@ struct Params {
 @group(0) @binding(4) var<storage, read> weights: array<f32>;
 @group(0) @binding(5) var<storage, read> a0: array<f32>;
 @group(0) @binding(6) var<storage, read> a1: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read> w_sh: array<u32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+
+var<private> shared_rows: bool;
 
 fn ld(i: u32) -> u32 {
+    if (shared_rows) {
+        return w_sh[i];
+    }
     return w[i];
 }
 
@@ -57,32 +67,47 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let last = p.rows - 1u;
     let rows = vec4<u32>(row0, min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.row_bytes;
     var acc = vec4<f32>(0.0);
+    // h's slots per token; the shared one (the last) only in the first chunk
+    let hs = p.slots + p.sh;
+    let slots = select(hs, p.slots, p.accumulate == 1u);
     if (QK > 1u) {
         // (slot, step) pairs: slot = j / steps, elements 16 * (j % steps) ..
         let steps = p.k / 16u;
-        for (var j = lane.index; j < p.slots * steps; j = j + WG) {
+        for (var j = lane.index; j < slots * steps; j = j + WG) {
             let s = j / steps;
             let i = (j % steps) * 16u;
-            let pair = tok * p.slots + s;
-            let e = ids[pair];
-            if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
-                continue;
+            var rb = rows;
+            var wt = 1.0;
+            shared_rows = s == p.slots;
+            if (!shared_rows) {
+                let pair = tok * p.slots + s;
+                let e = ids[pair];
+                if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+                    continue;
+                }
+                rb = rb + vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes);
+                wt = weights[pair];
             }
-            let rb = vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes) + rows;
-            let xv = x16(pair * p.k + i);
+            let xv = x16((tok * hs + s) * p.k + i);
             let d = vec4<f32>(dot16(dq16(rb.x, i), xv), dot16(dq16(rb.y, i), xv), dot16(dq16(rb.z, i), xv), dot16(dq16(rb.w, i), xv));
-            acc = acc + weights[pair] * d;
+            acc = acc + wt * d;
         }
     } else {
         let k4 = p.k & ~3u;
-        for (var s = 0u; s < p.slots; s = s + 1u) {
-            let pair = tok * p.slots + s;
-            let e = ids[pair];
-            if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
-                continue;
+        for (var s = 0u; s < slots; s = s + 1u) {
+            var rb = rows;
+            var wt = 1.0;
+            shared_rows = s == p.slots;
+            if (!shared_rows) {
+                let pair = tok * p.slots + s;
+                let e = ids[pair];
+                if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+                    continue;
+                }
+                rb = rb + vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes);
+                wt = weights[pair];
             }
-            let rb = vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes) + rows;
-            let ho = pair * p.k;
+            let ho = (tok * hs + s) * p.k;
             var part = vec4<f32>(0.0);
             for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
                 let xv = x4(ho + i);
@@ -91,7 +116,7 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
             for (var i = k4 + lane.index; i < p.k; i = i + WG) {
                 part = part + vec4<f32>(dq1(rb.x, i), dq1(rb.y, i), dq1(rb.z, i), dq1(rb.w, i)) * x1(ho + i);
             }
-            acc = acc + weights[pair] * part;
+            acc = acc + wt * part;
         }
     }
     let total = wg_sum4(acc, lane);

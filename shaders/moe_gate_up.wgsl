@@ -2,6 +2,9 @@
 // pair = token * slots + slot. Two weights in one pass over x: `ld` reads the one `which` names.
 // One workgroup per (pair, NR = 4 rows): each x load serves four rows of both weights.
 // Chunks of experts as in mat_vec_id (gate and up are split identically).
+// With `sh` (decode: a shared expert folded in), each token has one more slot after its
+// `slots` routed ones, computed by the first chunk from sh_gate and sh_up (one expert's rows);
+// `out` then holds slots + 1 rows of `rows` per token.
 // With `norm` (decode: the rms_norm_mul that makes x, folded in), x is the norm's input: every
 // x load goes through x_vec, which adds the value's squares to `ss` and returns it times the norm
 // weight `nw`; the sums are scaled by 1 / sqrt(mean(x²) + eps) at the end. Each element of x is
@@ -25,6 +28,7 @@ struct Params {
     first: u32,
     norm: u32,
     eps: f32,
+    sh: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,16 +37,29 @@ struct Params {
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> ids: array<i32>;
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read> sh_gate: array<u32>;
+@group(0) @binding(7) var<storage, read> sh_up: array<u32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
 var<workgroup> expert: i32;
 var<private> which: u32;
 
+// which: 0 gate, 1 up; 2 and 3 the shared expert's
 fn ld(i: u32) -> u32 {
-    if (which == 0u) {
-        return wg_gate[i];
+    switch which {
+        case 0u: {
+            return wg_gate[i];
+        }
+        case 1u: {
+            return wg_up[i];
+        }
+        case 2u: {
+            return sh_gate[i];
+        }
+        default: {
+            return sh_up[i];
+        }
     }
-    return wg_up[i];
 }
 
 fn exact(v: vec4<f32>) -> vec4<f32> {
@@ -87,53 +104,66 @@ const NR: u32 = 4u;
 fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let wid = wg.x + wg.y * nwg.x;
     let groups = (p.rows + NR - 1u) / NR;
-    if (wid >= p.pairs * groups) {
+    // out slots per token; `pairs` counts the routed (token, slot) pairs
+    let hs = p.slots + p.sh;
+    if (wid >= (p.pairs / p.slots) * hs * groups) {
         return;
     }
-    let pair = wid / groups;
+    let opair = wid / groups;
     let row0 = (wid % groups) * NR;
-    if (lane.index == 0u) {
-        expert = ids[pair];
-    }
-    let e = workgroupUniformLoad(&expert);
+    let tok = opair / hs;
+    let slot = opair % hs;
     let live = lane.index < NR && row0 + lane.index < p.rows;
-    if (e < 0 || u32(e) >= p.experts) {
-        if (p.first == 1u && live) {
-            out[pair * p.rows + row0 + lane.index] = 0.0;
+    var base = 0u;
+    var eb = 0u;
+    if (slot == p.slots) {
+        if (p.first == 0u) {
+            return;
         }
-        return;
+        base = 2u;
+    } else {
+        if (lane.index == 0u) {
+            expert = ids[tok * p.slots + slot];
+        }
+        let e = workgroupUniformLoad(&expert);
+        if (e < 0 || u32(e) >= p.experts) {
+            if (p.first == 1u && live) {
+                out[opair * p.rows + row0 + lane.index] = 0.0;
+            }
+            return;
+        }
+        if (u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+            return;
+        }
+        eb = (u32(e) - p.e_lo) * p.expert_bytes;
     }
-    if (u32(e) < p.e_lo || u32(e) >= p.e_hi) {
-        return;
-    }
-    let eb = (u32(e) - p.e_lo) * p.expert_bytes;
     let last = p.rows - 1u;
     let rb = vec4<u32>(eb) + vec4<u32>(row0, min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.row_bytes;
-    let xo = (pair / p.slots) * p.k;
+    let xo = tok * p.k;
     var g = vec4<f32>(0.0);
     var u = vec4<f32>(0.0);
     if (QK > 1u) {
         for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
             let xv = x16(xo + i);
-            which = 0u;
+            which = base;
             g = g + dot16x4(rb, i, xv);
-            which = 1u;
+            which = base + 1u;
             u = u + dot16x4(rb, i, xv);
         }
     }
     let k4 = select(p.k & ~3u, 0u, QK > 1u);
     for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
         let xv = x4(xo + i);
-        which = 0u;
+        which = base;
         g = g + dot4x4(rb, i, xv);
-        which = 1u;
+        which = base + 1u;
         u = u + dot4x4(rb, i, xv);
     }
     for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
         let xv = x1(xo + i);
-        which = 0u;
+        which = base;
         g = g + dot1x4(rb, i, xv);
-        which = 1u;
+        which = base + 1u;
         u = u + dot1x4(rb, i, xv);
     }
     let r = norm_scale(lane);
@@ -141,6 +171,6 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let us = wg_sum4(u, lane) * r;
     if (live) {
         let gv = lane4(gs, lane.index);
-        out[pair * p.rows + row0 + lane.index] = gv / (1.0 + exp(-gv)) * lane4(us, lane.index);
+        out[opair * p.rows + row0 + lane.index] = gv / (1.0 + exp(-gv)) * lane4(us, lane.index);
     }
 }

@@ -8,7 +8,9 @@
 //! few ops take more than one launch in uncommon forms (`moe_down` with more than two addends
 //! adds each further one with its own launch; `moe_gate_up` and `gate_up` with differently stored
 //! gate and up are two products and a swiglu; `rms_norm_mul` with a weight that scales more than
-//! the last axis is a norm and a broadcast mul). This is the count on Vulkan; on other backends
+//! the last axis is a norm and a broadcast mul) and a few take none (an `rms_norm_mul` read only by
+//! mat-vecs, [`norm_folds`]; a shared expert computed as one more slot of the routed experts'
+//! kernels, [`shared_expert_fold`]). This is the count on Vulkan; on other backends
 //! split decode attention (over 64 keys) adds an `attention_merge` launch per layer
 //! (`lingot_wgpu::AttentionMerge`). The count a real plan records is
 //! `WgpuBackend::launches`; `tests/launch_count.rs` checks the two agree on whole models.
@@ -21,7 +23,7 @@ use std::fmt;
 use lingot_ir::{DType, Graph, NodeId, Op, Value};
 
 use crate::memory::is_weight_view;
-use crate::pattern::is_last_axis_vector;
+use crate::pattern::{is_last_axis_vector, single_use};
 
 /// How many nodes of each op a graph has, and the kernel launches it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,13 +70,19 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
             let n = usize::from(!ops.first().is_some_and(|v| is_weight_view(g, *v)));
             (n, n)
         }
+        // a shared expert folded into the routed experts' kernels takes no launch of its own
+        Op::GateUp | Op::MulMat if shared_expert_fold_of(g, id).is_some() => (1, 0),
         // two products and a swiglu when gate and up are stored differently
         Op::MoeGateUp | Op::GateUp => match (ops.get(1), ops.get(2)) {
             (Some(gate), Some(up)) if g.ty(*gate).dtype != g.ty(*up).dtype => (1, 3),
             _ => (1, 1),
         },
-        // the weighted sum adds the first two addends as it writes; one add-into per further one
-        Op::MoeDown => (1, 1 + ops.len().saturating_sub(6)),
+        // the weighted sum adds the first two addends as it writes (a folded shared expert is
+        // none of them); one add-into per further one
+        Op::MoeDown => {
+            let folded = usize::from(shared_expert_fold(g, id).is_some());
+            (1, 1 + (ops.len() - folded).saturating_sub(6))
+        }
         // a weight that scales more than the last axis takes a norm, then a broadcast mul; a
         // norm read only by mat-vecs is folded into them
         Op::RmsNormMul { .. } => match (ops.first(), ops.get(1)) {
@@ -152,6 +160,91 @@ pub fn norm_folds(g: &Graph, id: NodeId) -> bool {
             };
             rops.iter().enumerate().all(|(i, v)| (*v == value) == (i == x_slot))
         })
+}
+
+/// A shared expert that lingot-wgpu computes, in a decode step, as one more slot of the routed
+/// experts' kernels: `moe_gate_up` writes its silu(gate · x) * (up · x) after the routed slots of
+/// each token, `moe_down` adds its down product with weight 1, and its own `gate_up` and down
+/// `mul_mat` take no launch. See [`shared_expert_fold`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedExpertFold {
+    pub moe_gate_up: NodeId,
+    pub moe_down: NodeId,
+    /// The shared expert's `gate_up` and down `mul_mat`.
+    pub gate_up: NodeId,
+    pub down: NodeId,
+    /// The shared expert's weights: gate, up, down.
+    pub weights: [Value; 3],
+    /// The operand slot of `moe_down` that takes the down product.
+    pub addend: usize,
+}
+
+/// Whether `moe_down` node `id` and its shared expert fold ([`SharedExpertFold`]):
+///
+/// ```text
+/// h  = moe_gate_up(x, gate_exps, up_exps, ids)
+/// s  = mul_mat(down_shexp, gate_up(x, gate_shexp, up_shexp))
+/// id = moe_down(h, down_exps, ids, w, .., s, ..)
+/// ```
+///
+/// with the same `x` and `ids`, each shared weight a `weight` stored and shaped as one expert of
+/// its routed twin (gate and up stored alike), and `h`, the `gate_up` and `s` read only by the
+/// next op of the pattern (no graph outputs).
+pub fn shared_expert_fold(g: &Graph, id: NodeId) -> Option<SharedExpertFold> {
+    let Op::MoeDown = g.node(id).op else { return None };
+    let ops = g.operands(id);
+    let (h, down_exps, ids) = (ops[0], ops[1], ops[2]);
+    let Op::MoeGateUp = g.node(h.node).op else { return None };
+    let [x, gate_exps, up_exps, gate_ids]: [Value; 4] = g.operands(h.node).try_into().ok()?;
+    if gate_ids != ids || !single_use(g, h) || g.ty(gate_exps).dtype != g.ty(up_exps).dtype {
+        return None;
+    }
+    let like_expert = |w: Value, experts: Value| {
+        let (w_ty, e_ty) = (g.ty(w), g.ty(experts));
+        matches!(g.node(w.node).op, Op::Weight { .. })
+            && w_ty.dtype == e_ty.dtype
+            && e_ty.shape.dims().get(1..) == Some(w_ty.shape.dims())
+    };
+    (4..ops.len()).find_map(|addend| {
+        let s = ops[addend];
+        let Op::MulMat = g.node(s.node).op else { return None };
+        let [down, hs]: [Value; 2] = g.operands(s.node).try_into().ok()?;
+        let Op::GateUp = g.node(hs.node).op else { return None };
+        let [xs, gate, up]: [Value; 3] = g.operands(hs.node).try_into().ok()?;
+        let fits = xs == x
+            && single_use(g, s)
+            && single_use(g, hs)
+            && like_expert(down, down_exps)
+            && like_expert(gate, gate_exps)
+            && like_expert(up, up_exps);
+        fits.then_some(SharedExpertFold {
+            moe_gate_up: h.node,
+            moe_down: id,
+            gate_up: hs.node,
+            down: s.node,
+            weights: [gate, up, down],
+            addend,
+        })
+    })
+}
+
+/// The [`shared_expert_fold`] that node `id` is part of (as its `moe_gate_up`, `moe_down`, the
+/// shared expert's `gate_up` or its down `mul_mat`), if any.
+pub fn shared_expert_fold_of(g: &Graph, id: NodeId) -> Option<SharedExpertFold> {
+    let reader = |n: NodeId| match g.users(n).as_slice() {
+        [r] => Some(*r),
+        _ => None,
+    };
+    let moe_down = match g.node(id).op {
+        Op::MoeDown => id,
+        Op::MoeGateUp | Op::MulMat => reader(id)?,
+        Op::GateUp => reader(reader(id)?)?,
+        _ => return None,
+    };
+    let fold = shared_expert_fold(g, moe_down)?;
+    [fold.moe_gate_up, fold.moe_down, fold.gate_up, fold.down]
+        .contains(&id)
+        .then_some(fold)
 }
 
 impl fmt::Display for OpStats {

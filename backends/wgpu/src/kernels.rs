@@ -388,8 +388,10 @@ impl Kernel {
             Kernel::MatMulId(_) => (5, 1),
             Kernel::MoeSort => (1, 2),
             Kernel::MoeCombine => (5, 1),
-            Kernel::MoeGateUp(_) => (5, 1),
-            Kernel::MoeDown(_) => (6, 1),
+            // gate, up, x, ids, the folded norm's weight, the shared expert's gate and up
+            Kernel::MoeGateUp(_) => (7, 1),
+            // w, h, ids, weights, two addends, the shared expert's down
+            Kernel::MoeDown(_) => (7, 1),
             Kernel::Unary(_) | Kernel::AddInto | Kernel::SoftMax | Kernel::Copy | Kernel::Sum => (1, 1),
             Kernel::Binary(_) | Kernel::RmsNorm { .. } | Kernel::Gather => (2, 1),
             Kernel::Rope => (3, 1),

@@ -92,6 +92,8 @@ impl Planner<'_, '_> {
                 };
                 self.define(0, Loc::Weight(view));
             }
+            // a shared expert folded into the routed experts' kernels (decode)
+            Op::GateUp | Op::MulMat if self.shared_fold(id).is_some() => {}
             Op::GetRows => self.get_rows(&ops)?,
             Op::MulMat => self.mul_mat(&ops)?,
             Op::MulMatId => self.mul_mat_id(&ops)?,

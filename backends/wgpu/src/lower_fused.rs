@@ -43,21 +43,17 @@ impl Planner<'_, '_> {
             // see BENCHMARKS.md)
             let ids = self.dedicated(4, "gate_up expert id")?;
             let expert_bytes = n * row_bytes;
-            let bufs = vec![
-                gate.chunks[0].buffer.clone(),
-                up.chunks[0].buffer.clone(),
-                x,
-                ids,
-                nw,
-                out,
-            ];
+            let gate_dtype = gate.dtype;
+            let (gate, up) = (gate.chunks[0].buffer.clone(), up.chunks[0].buffer.clone());
+            // no shared expert of its own: the shared bindings take gate and up (never read)
+            let bufs = vec![gate.clone(), up.clone(), x, ids, nw, gate, up, out];
             return self.push_counted(
-                Kernel::MoeGateUp(gate.dtype),
+                Kernel::MoeGateUp(gate_dtype),
                 bufs,
                 Box::new(move |b| {
                     let pairs = count(&xs, b) / k.max(1);
                     let p = Params::new().u(k).u(n).u(pairs).u(1).u(row_bytes).u(expert_bytes);
-                    let p = p.u(0).u(1).u(1).flag(true).flag(folded).f(eps);
+                    let p = p.u(0).u(1).u(1).flag(true).flag(folded).f(eps).u(0);
                     (p, grid(pairs * n.div_ceil(MAT_VEC_ROWS)))
                 }),
                 Box::new(move |_| (2 * expert_bytes + 4 * k) as u64),

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 
 use lingot_ir::exec::BackendError;
-use lingot_ir::{DType, Op, Shape, Value};
+use lingot_ir::{DType, NodeId, Op, Shape, Value};
+use lingot_passes::stats::SharedExpertFold;
 
 use crate::kernels::{Binary, Kernel, XRows, MAT_MUL_TILE, MAT_VEC_MAX_B, MAT_VEC_ROWS};
 use crate::pipelines::{grid, Params};
 use crate::plan::{count, Loc, Norm, Planner};
-use crate::weights::GpuWeight;
+use crate::weights::{GpuWeight, WeightView};
 
 impl Planner<'_, '_> {
     pub fn weight_of_rank(&mut self, v: Value, rank: usize, what: &str) -> Result<Arc<GpuWeight>, BackendError> {
@@ -308,12 +309,64 @@ impl Planner<'_, '_> {
         Ok(())
     }
 
+    /// The shared-expert fold node `id` is part of in this plan: where
+    /// `lingot_passes::stats::shared_expert_fold` finds one (the launch count it models), in a
+    /// decode step, with each of the shared expert's weights in one buffer.
+    pub fn shared_fold(&self, id: NodeId) -> Option<SharedExpertFold> {
+        if self.cap.t != 1 {
+            return None;
+        }
+        let fold = lingot_passes::stats::shared_expert_fold_of(self.graph, id)?;
+        let one_buffer = |w: &Value| {
+            let ty = self.ty(*w);
+            let dims: Option<Vec<usize>> = ty.shape.dims().iter().map(|d| d.as_const()).collect();
+            let bytes = dims.and_then(|d| {
+                let rows: usize = d[..d.len() - 1].iter().product();
+                ty.dtype.row_bytes(*d.last()? as u64).map(|r| r * rows as u64)
+            });
+            bytes.is_some_and(|b| self.weights.fits_one_chunk(b))
+        };
+        fold.weights.iter().all(one_buffer).then_some(fold)
+    }
+
+    /// A weight node's one buffer (a folded shared expert's: [`Self::shared_fold`] checked it
+    /// fits one), whether or not the plan has reached the node.
+    fn weight_buffer(&mut self, v: Value) -> Result<wgpu::Buffer, BackendError> {
+        let Op::Weight { name } = &self.graph.node(v.node).op else {
+            return Err(self.err("internal: a folded shared expert's weight is no weight node"));
+        };
+        let ty = self.ty(v);
+        let view = WeightView {
+            name: name.clone(),
+            dtype: ty.dtype,
+            shape: ty.shape.dims().iter().filter_map(|d| d.as_const()).collect(),
+            ops: vec![],
+        };
+        let w = self.weights.get(self.gpu, &view)?;
+        match w.chunks.as_slice() {
+            [one] => Ok(one.buffer.clone()),
+            _ => Err(self.err(format!(
+                "internal: {} is split, the shared expert cannot fold",
+                view.describe()
+            ))),
+        }
+    }
+
     pub fn moe_gate_up(&mut self, ops: &[Value]) -> Result<(), BackendError> {
         let (gate, slots) = self.experts(ops[1], ops[3], "moe_gate_up gate")?;
         let (up, _) = self.experts(ops[2], ops[3], "moe_gate_up up")?;
         let ids_shape = self.ty(ops[3]).shape.clone();
         let ids = self.act(ops[3])?;
-        let out = self.out(0)?;
+        // a folded shared expert: one more slot a token, from its own gate and up
+        let shared = match self.shared_fold(self.node) {
+            Some(f) => Some((self.weight_buffer(f.weights[0])?, self.weight_buffer(f.weights[1])?)),
+            None => None,
+        };
+        let tokens = count(&ids_shape, &self.cap) / slots.max(1);
+        let out = match shared {
+            Some(_) => self.out_elems(0, tokens * (slots + 1) * gate.shape[1])?,
+            None => self.out(0)?,
+        };
         let same_split = gate.chunks.len() == up.chunks.len()
             && gate
                 .chunks
@@ -324,6 +377,9 @@ impl Planner<'_, '_> {
         // the one-pass kernel folds a norm of x; the other forms take x normed
         let (x, norm) = match one_pass {
             true => self.act_or_normed(ops[0])?,
+            false if shared.is_some() => {
+                return Err(self.err("internal: a folded shared expert needs the one-pass form"))
+            }
             false => (self.act(ops[0])?, None),
         };
         if self.grouped(&ids_shape, slots, gate.shape[0]) {
@@ -364,30 +420,36 @@ impl Planner<'_, '_> {
         let (row_bytes, expert_bytes) = (gate.row_bytes() as usize, gate.outer_bytes as usize);
         let (folded, eps) = (norm.is_some(), norm.as_ref().map_or(0.0, |n| n.1));
         let nw = norm.map_or_else(|| x.clone(), |n| n.0);
+        let with_shared = usize::from(shared.is_some());
         for (ci, (gc, uc)) in gate.chunks.iter().zip(&up.chunks).enumerate() {
             let (lo, hi, first) = (gc.start, gc.start + gc.len, ci == 0);
             let (s, s2) = (ids_shape.clone(), ids_shape.clone());
+            // without a shared expert, its bindings take the routed weights (never read)
+            let (sh_gate, sh_up) = shared.clone().unwrap_or((gc.buffer.clone(), uc.buffer.clone()));
             let bufs = vec![
                 gc.buffer.clone(),
                 uc.buffer.clone(),
                 x.clone(),
                 ids.clone(),
                 nw.clone(),
+                sh_gate,
+                sh_up,
                 out.clone(),
             ];
             let one = expert_bytes_read(s2, hi - lo, expert_bytes, k);
+            let shared_bytes = (with_shared * usize::from(first) * expert_bytes) as u64;
             self.push_counted(
                 Kernel::MoeGateUp(gate.dtype),
                 bufs,
                 Box::new(move |b| {
                     let pairs = count(&s, b);
+                    let tokens = pairs / slots.max(1);
                     let p = Params::new().u(k).u(n).u(pairs).u(slots).u(row_bytes).u(expert_bytes);
-                    (
-                        p.u(lo).u(hi).u(experts).flag(first).flag(folded).f(eps),
-                        grid(pairs * n.div_ceil(MAT_VEC_ROWS)),
-                    )
+                    let p = p.u(lo).u(hi).u(experts).flag(first).flag(folded).f(eps);
+                    let p = p.u(with_shared);
+                    (p, grid(tokens * (slots + with_shared) * n.div_ceil(MAT_VEC_ROWS)))
                 }),
-                Box::new(move |b| 2 * one(b)),
+                Box::new(move |b| 2 * (one(b) + shared_bytes)),
             )?;
         }
         Ok(())
@@ -403,10 +465,20 @@ impl Planner<'_, '_> {
         let (n, k) = (down.shape[1], down.shape[2]);
         let (row_bytes, expert_bytes) = (down.row_bytes() as usize, down.outer_bytes as usize);
         let grouped = self.grouped(&ids_shape, slots, down.shape[0]);
+        // a folded shared expert: its down product is the last slot of h, not an addend
+        let fold = self.shared_fold(self.node);
+        let w_sh = match fold {
+            Some(f) => Some(self.weight_buffer(f.weights[2])?),
+            None => None,
+        };
+        let addends: Vec<Value> = (4..ops.len())
+            .filter(|&i| fold.is_none_or(|f| f.addend != i))
+            .map(|i| ops[i])
+            .collect();
         // the first two further addends are added by the kernel that writes `out`
-        let n_add = ops.len().saturating_sub(4).min(2);
+        let n_add = addends.len().min(2);
         let mut adds = vec![];
-        for a in &ops[4..4 + n_add] {
+        for a in &addends[..n_add] {
             adds.push(self.act(*a)?);
         }
         while adds.len() < 2 {
@@ -443,6 +515,10 @@ impl Planner<'_, '_> {
                 }),
             )?;
         }
+        if grouped && fold.is_some() {
+            return Err(self.err("internal: a folded shared expert in a grouped (prefill) moe_down"));
+        }
+        let with_shared = usize::from(fold.is_some());
         for (ci, chunk) in down.chunks.iter().enumerate().filter(|_| !grouped) {
             let (lo, hi) = (chunk.start, chunk.start + chunk.len);
             let (s, s2) = (ids_shape.clone(), ids_shape.clone());
@@ -453,22 +529,26 @@ impl Planner<'_, '_> {
                 weights.clone(),
                 adds[0].clone(),
                 adds[1].clone(),
+                // without a shared expert, the routed weight (never read)
+                w_sh.clone().unwrap_or_else(|| chunk.buffer.clone()),
                 out.clone(),
             ];
+            let routed = expert_bytes_read(s2, hi - lo, expert_bytes, k);
+            let shared_bytes = (with_shared * usize::from(ci == 0) * expert_bytes) as u64;
             self.push_counted(
                 Kernel::MoeDown(down.dtype),
                 bufs,
                 Box::new(move |b| {
                     let tokens = count(&s, b) / slots.max(1);
                     let p = Params::new().u(k).u(n).u(tokens).u(slots).u(row_bytes).u(expert_bytes);
-                    let p = p.u(lo).u(hi).flag(ci > 0).u(n_add);
+                    let p = p.u(lo).u(hi).flag(ci > 0).u(n_add).u(with_shared);
                     (p, grid(tokens * n.div_ceil(MAT_VEC_ROWS)))
                 }),
-                expert_bytes_read(s2, hi - lo, expert_bytes, k),
+                Box::new(move |b| routed(b) + shared_bytes),
             )?;
         }
         let out_shape = self.graph.node(self.node).results[0].shape.clone();
-        for a in &ops[4 + n_add..] {
+        for a in &addends[n_add..] {
             let ab = self.act(*a)?;
             let s = out_shape.clone();
             self.push(

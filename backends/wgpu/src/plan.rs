@@ -380,8 +380,13 @@ impl<'a, 'w> Planner<'a, 'w> {
     /// A new buffer for result `index` of the current node, sized for the bucket.
     pub fn out(&mut self, index: u32) -> Result<wgpu::Buffer, BackendError> {
         let ty = &self.graph.node(self.node).results[index as usize];
-        let bytes = 4 * count(&ty.shape, &self.cap) as u64;
-        let (buffer, p) = self.pooled(bytes, "activation")?;
+        self.out_elems(index, count(&ty.shape, &self.cap))
+    }
+
+    /// Result `index` of the current node in a buffer of `elems` 32-bit words (more than its
+    /// type holds where a kernel keeps more there: moe_gate_up's folded shared expert).
+    pub fn out_elems(&mut self, index: u32, elems: usize) -> Result<wgpu::Buffer, BackendError> {
+        let (buffer, p) = self.pooled(4 * elems as u64, "activation")?;
         self.define(
             index,
             Loc::Act {

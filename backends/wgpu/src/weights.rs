@@ -180,6 +180,11 @@ impl<'w> WeightStore<'w> {
             .map(|(_, w)| w.chunks.len())
     }
 
+    /// Whether a weight of `bytes` bytes is uploaded as one buffer (one chunk).
+    pub fn fits_one_chunk(&self, bytes: u64) -> bool {
+        bytes <= self.chunk_limit
+    }
+
     /// The view on the GPU in its stored dtype, uploaded on first use.
     pub fn get(&mut self, gpu: &Gpu, view: &WeightView) -> Result<Arc<GpuWeight>, BackendError> {
         if let Some(w) = self.uploaded.get(view) {

@@ -1,7 +1,8 @@
 //! Op parity, the fused ops with kernels of their own: mul_mat_add (the product's addend added as
 //! it is written; mat-vec and tiled forms), gate_up (both weights in one pass; mixed dtypes and
 //! large batches through two products), qkv_norm_rope (q and k normed and rotated, k and v into
-//! the KV caches) across a sequence of runs with attention on top.
+//! the KV caches) across a sequence of runs with attention on top; rms_norm_mul folded into the
+//! mat-vecs that read it, and a shared expert folded into moe_gate_up and moe_down (decode).
 
 mod common;
 mod parity;
@@ -230,4 +231,90 @@ fn folded_norms_match_cpu() {
 #[test]
 fn folded_norms_match_cpu_without_subgroups() {
     folded_norms(74, common::portable(16));
+}
+
+/// A MoE FFN with a shared expert, as Bailing-MoE2 builds it after the passes: x normed
+/// (`rms_norm_mul`, folded at t = 1), then `moe_down(moe_gate_up(xn, ..), .., mul_mat(down_sh,
+/// gate_up(xn, gate_sh, up_sh)), res, extra)` (three addends: one more than the kernel adds). In a
+/// decode plan (t = 1) the shared expert folds into the two expert kernels when its weights are
+/// stored as the routed ones; otherwise it is launched. The ids include -1 (no expert).
+fn moe_with_shared(s: &mut Suite, dtype: DType, shared_dtype: DType, t: usize) -> (Graph, Vec<(String, HostTensor)>) {
+    let (k, n) = if dtype.is_quantized() {
+        let blk = dtype.block_elems().max(shared_dtype.block_elems());
+        (blk, blk)
+    } else {
+        (48, 20)
+    };
+    let (experts, slots) = (5, 3);
+    let mut g = Graph::new();
+    let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+    let ids = i32_input(&mut g, "ids", shape![Sym::T, slots]);
+    let wts = f32_input(&mut g, "w", shape![Sym::T, slots]);
+    let res = f32_input(&mut g, "res", shape![Sym::T, k]);
+    let extra = f32_input(&mut g, "extra", shape![Sym::T, k]);
+    let nw = s.weight(&mut g, DType::F32, &[k]);
+    let xn = push(&mut g, Op::RmsNormMul { eps: 1e-6 }, &[x, nw]);
+    let gate_e = s.weight(&mut g, dtype, &[experts, n, k]);
+    let up_e = s.weight(&mut g, dtype, &[experts, n, k]);
+    let down_e = s.weight(&mut g, dtype, &[experts, k, n]);
+    let gate_s = s.weight(&mut g, shared_dtype, &[n, k]);
+    let up_s = s.weight(&mut g, shared_dtype, &[n, k]);
+    let down_s = s.weight(&mut g, shared_dtype, &[k, n]);
+    let h = push(&mut g, Op::MoeGateUp, &[xn, gate_e, up_e, ids]);
+    let hs = push(&mut g, Op::GateUp, &[xn, gate_s, up_s]);
+    let sh = push(&mut g, Op::MulMat, &[down_s, hs]);
+    let y = push(&mut g, Op::MoeDown, &[h, down_e, ids, wts, sh, res, extra]);
+    g.output(y, "y");
+    let id_data: Vec<i32> = (0..(slots * t) as i32).map(|i| (i * 2 + 1) % 6 - 1).collect();
+    let inputs = vec![
+        ("x".into(), host_f32(&[t, k], s.f32s(t * k, -2.0, 2.0))),
+        ("ids".into(), host_i32(&[t, slots], id_data)),
+        ("w".into(), host_f32(&[t, slots], s.f32s(t * slots, 0.0, 1.0))),
+        ("res".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+        ("extra".into(), host_f32(&[t, k], s.f32s(t * k, -1.0, 1.0))),
+    ];
+    (g, inputs)
+}
+
+fn shared_experts(seed: u64, options: lingot_wgpu::WgpuOptions) {
+    let mut s = Suite::new(seed);
+    let mut launches = vec![];
+    let pairs = DTYPES.iter().map(|d| (*d, *d)).chain([(DType::Q4K, DType::Q8_0)]);
+    for (dtype, shared_dtype) in pairs {
+        for t in [1, 3] {
+            let (g, inputs) = moe_with_shared(&mut s, dtype, shared_dtype, t);
+            launches.push((g.clone(), t, dtype == shared_dtype));
+            s.case(
+                format!("moe with shared expert {dtype}/{shared_dtype} t {t}"),
+                g,
+                inputs,
+                bind(t),
+                TRANSCENDENTAL,
+            );
+        }
+    }
+    run(&s, options.clone());
+    // moe_gate_up and moe_down, which adds two addends as it writes: folded, `res` and `extra`;
+    // else the shared product and `res`, `extra` by an add-into, and the shared gate_up and
+    // mul_mat; beyond decode, the norm as well
+    let mut gpu = common::backend(&s.weights, options);
+    for (g, t, alike) in launches {
+        let n = gpu.launches(&g, bind(t)).unwrap_or_else(|e| panic!("{e}"));
+        let want = match (t, alike) {
+            (1, true) => 2,
+            (1, false) => 5,
+            _ => 6,
+        };
+        assert_eq!(n, want, "t {t}, shared expert stored alike {alike}: launches");
+    }
+}
+
+#[test]
+fn shared_experts_fold_into_the_expert_kernels() {
+    shared_experts(75, common::default_options(16));
+}
+
+#[test]
+fn shared_experts_fold_without_subgroups() {
+    shared_experts(76, common::portable(16));
 }

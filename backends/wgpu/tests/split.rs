@@ -117,6 +117,42 @@ fn suite() -> (Suite, Vec<(String, usize)>) {
             TRANSCENDENTAL,
         );
     }
+    // a shared expert folded into moe_gate_up and moe_down (decode) while the routed experts
+    // are split: 6 f16 experts of 8 rows of 32 bytes (gate, up) and 16 rows of 16 bytes (down),
+    // 3 a chunk; the shared expert's weights fit one buffer and go with the first chunk
+    let (e, n, k, slots) = (6, 8, 16, 2);
+    let mut g = Graph::new();
+    let gate = s.weight(&mut g, DType::F16, &[e, n, k]);
+    let up = s.weight(&mut g, DType::F16, &[e, n, k]);
+    let down = s.weight(&mut g, DType::F16, &[e, k, n]);
+    let (gate_s, up_s) = (
+        s.weight(&mut g, DType::F16, &[n, k]),
+        s.weight(&mut g, DType::F16, &[n, k]),
+    );
+    let down_s = s.weight(&mut g, DType::F16, &[k, n]);
+    let x = f32_input(&mut g, "x", shape![Sym::T, k]);
+    let idv = i32_input(&mut g, "ids", shape![Sym::T, slots]);
+    let wts = f32_input(&mut g, "wts", shape![Sym::T, slots]);
+    let h = push(&mut g, Op::MoeGateUp, &[x, gate, up, idv]);
+    let hs = push(&mut g, Op::GateUp, &[x, gate_s, up_s]);
+    let sh = push(&mut g, Op::MulMat, &[down_s, hs]);
+    let y = push(&mut g, Op::MoeDown, &[h, down, idv, wts, sh]);
+    g.output(y, "y");
+    for i in 12..15 {
+        expect.push((format!("w{i}.f16"), 2));
+    }
+    let inputs = vec![
+        ("x".into(), host_f32(&[1, k], s.f32s(k, -1.0, 1.0))),
+        ("ids".into(), host_i32(&[1, slots], vec![5, 1])),
+        ("wts".into(), host_f32(&[1, slots], s.f32s(slots, 0.0, 1.0))),
+    ];
+    s.case(
+        "shared expert folded, experts over 2 chunks, t 1",
+        g,
+        inputs,
+        bind(1),
+        TRANSCENDENTAL,
+    );
     (s, expect)
 }
 
@@ -133,6 +169,10 @@ fn check(subgroups: bool) {
     for (name, chunks) in expect {
         assert_eq!(gpu.weight_chunks(&name), Some(chunks), "{name}");
     }
+    // the folded shared expert: one moe_gate_up and one moe_down launch a chunk, none of its own
+    let folded = s.cases.last().expect("the shared expert case");
+    let n = gpu.launches(&folded.graph, folded.b).expect("launches");
+    assert_eq!(n, 4, "{}: launches", folded.name);
 }
 
 #[test]

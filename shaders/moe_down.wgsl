@@ -53,6 +53,14 @@ fn x_vec(i: u32) -> vec4<f32> {
     return h[i];
 }
 
+// Sixteen weights of four rows (byte offsets rb, from w_sh with `sh`) at element i against h
+// from element xo.
+fn step16(sh: bool, rb: vec4<u32>, i: u32, xo: u32) -> vec4<f32> {
+    shared_rows = sh;
+    let xv = x16(xo);
+    return vec4<f32>(dot16(dq16(rb.x, i), xv), dot16(dq16(rb.y, i), xv), dot16(dq16(rb.z, i), xv), dot16(dq16(rb.w, i), xv));
+}
+
 const NR: u32 = 4u;
 
 @compute @workgroup_size(WG)
@@ -76,21 +84,19 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         for (var j = lane.index; j < slots * steps; j = j + WG) {
             let s = j / steps;
             let i = (j % steps) * 16u;
-            var rb = rows;
-            var wt = 1.0;
-            shared_rows = s == p.slots;
-            if (!shared_rows) {
-                let pair = tok * p.slots + s;
-                let e = ids[pair];
-                if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
-                    continue;
-                }
-                rb = rb + vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes);
-                wt = weights[pair];
+            let xo = (tok * hs + s) * p.k + i;
+            // two call sites with a constant `sh`: each inlined copy reads one binding
+            if (s == p.slots) {
+                acc = acc + step16(true, rows, i, xo);
+                continue;
             }
-            let xv = x16((tok * hs + s) * p.k + i);
-            let d = vec4<f32>(dot16(dq16(rb.x, i), xv), dot16(dq16(rb.y, i), xv), dot16(dq16(rb.z, i), xv), dot16(dq16(rb.w, i), xv));
-            acc = acc + wt * d;
+            let pair = tok * p.slots + s;
+            let e = ids[pair];
+            if (e < 0 || u32(e) < p.e_lo || u32(e) >= p.e_hi) {
+                continue;
+            }
+            let rb = rows + vec4<u32>((u32(e) - p.e_lo) * p.expert_bytes);
+            acc = acc + weights[pair] * step16(false, rb, i, xo);
         }
     } else {
         let k4 = p.k & ~3u;

@@ -98,6 +98,37 @@ fn dot1x4(rb: vec4<u32>, i: u32, xv: f32) -> vec4<f32> {
     return vec4<f32>(dq1(rb.x, i), dq1(rb.y, i), dq1(rb.z, i), dq1(rb.w, i)) * xv;
 }
 
+// The gate and up sums of one invocation over x row `xo`: weights `base` and `base + 1` of ld.
+fn products(base: u32, rb: vec4<u32>, xo: u32, li: u32) -> array<vec4<f32>, 2> {
+    var g = vec4<f32>(0.0);
+    var u = vec4<f32>(0.0);
+    if (QK > 1u) {
+        for (var i = li * 16u; i < p.k; i = i + WG * 16u) {
+            let xv = x16(xo + i);
+            which = base;
+            g = g + dot16x4(rb, i, xv);
+            which = base + 1u;
+            u = u + dot16x4(rb, i, xv);
+        }
+    }
+    let k4 = select(p.k & ~3u, 0u, QK > 1u);
+    for (var i = li * 4u; i < k4; i = i + WG * 4u) {
+        let xv = x4(xo + i);
+        which = base;
+        g = g + dot4x4(rb, i, xv);
+        which = base + 1u;
+        u = u + dot4x4(rb, i, xv);
+    }
+    for (var i = select(k4, p.k, QK > 1u) + li; i < p.k; i = i + WG) {
+        let xv = x1(xo + i);
+        which = base;
+        g = g + dot1x4(rb, i, xv);
+        which = base + 1u;
+        u = u + dot1x4(rb, i, xv);
+    }
+    return array<vec4<f32>, 2>(g, u);
+}
+
 const NR: u32 = 4u;
 
 @compute @workgroup_size(WG)
@@ -140,32 +171,16 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let last = p.rows - 1u;
     let rb = vec4<u32>(eb) + vec4<u32>(row0, min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.row_bytes;
     let xo = tok * p.k;
-    var g = vec4<f32>(0.0);
-    var u = vec4<f32>(0.0);
-    if (QK > 1u) {
-        for (var i = lane.index * 16u; i < p.k; i = i + WG * 16u) {
-            let xv = x16(xo + i);
-            which = base;
-            g = g + dot16x4(rb, i, xv);
-            which = base + 1u;
-            u = u + dot16x4(rb, i, xv);
-        }
+    // two call sites with constant `base`, so that each inlined copy reads its weights without
+    // choosing between the bindings at every load
+    var gu: array<vec4<f32>, 2>;
+    if (base == 2u) {
+        gu = products(2u, rb, xo, lane.index);
+    } else {
+        gu = products(0u, rb, xo, lane.index);
     }
-    let k4 = select(p.k & ~3u, 0u, QK > 1u);
-    for (var i = lane.index * 4u; i < k4; i = i + WG * 4u) {
-        let xv = x4(xo + i);
-        which = base;
-        g = g + dot4x4(rb, i, xv);
-        which = base + 1u;
-        u = u + dot4x4(rb, i, xv);
-    }
-    for (var i = select(k4, p.k, QK > 1u) + lane.index; i < p.k; i = i + WG) {
-        let xv = x1(xo + i);
-        which = base;
-        g = g + dot1x4(rb, i, xv);
-        which = base + 1u;
-        u = u + dot1x4(rb, i, xv);
-    }
+    let g = gu[0];
+    let u = gu[1];
     let r = norm_scale(lane);
     let gs = wg_sum4(g, lane) * r;
     let us = wg_sum4(u, lane) * r;

@@ -95,14 +95,19 @@ fn launch_lines(stats: &str) -> Vec<usize> {
 
 /// Launches by the rule of issue 5, counted on the printed IR: every node but declarations
 /// (`input`, `weight`), views (`reshape`; `slice` of a weight, which the model never has) and
-/// the norms that decode folds into the mat-vecs that read them, and the shared experts' gate_up
-/// and down product, which it folds into moe_gate_up and moe_down.
+/// the norms that decode folds into the mat-vecs that read them, the shared experts' gate_up and
+/// down product, which it folds into moe_gate_up and moe_down, and the router logits, which the
+/// router's launch computes.
 fn count_launches(g: &Graph) -> usize {
-    let shared_part =
-        |id| lingot_passes::stats::shared_expert_fold_of(g, id).is_some_and(|f| id == f.gate_up || id == f.down);
+    use lingot_passes::stats::{norm_folds, router_logits_fold, shared_expert_fold_of};
+    let folded = |id| {
+        norm_folds(g, id)
+            || shared_expert_fold_of(g, id).is_some_and(|f| id == f.gate_up || id == f.down)
+            || router_logits_fold(g, id)
+    };
     g.g.node_indices()
         .filter(|&id| !matches!(g.node(id).op, Op::Input { .. } | Op::Weight { .. } | Op::Reshape { .. }))
-        .filter(|&id| !lingot_passes::stats::norm_folds(g, id) && !shared_part(id))
+        .filter(|&id| !folded(id))
         .count()
 }
 

@@ -3,13 +3,14 @@
 //! (`WgpuBackend::launches`) for a decode step, on the built-in model's graph before and after
 //! the default pipeline, with one key split and with several (the last workgroup of a head
 //! merges the splits: still one launch; norms read only by mat-vecs are folded into them, and
-//! each MoE layer's shared expert into its routed experts' two kernels). Takes
+//! each MoE layer's shared expert into its routed experts' two kernels and its router logits into
+//! the router's launch). Takes
 //! the best wgpu adapter, lavapipe included, and fails without one.
 
-use lingot_ir::{Bindings, Graph};
+use lingot_ir::{Bindings, Graph, NodeId};
 use lingot_models::bailing_moe2::{build_graph, GraphOptions, HParams};
 use lingot_models::gguf::GgufFile;
-use lingot_passes::stats::{launches, launches_wgpu, norm_folds, shared_expert_fold, FOLD_NORM_MAX_ROWS};
+use lingot_passes::stats::{launches, launches_wgpu, norm_folds, router_fold, shared_expert_fold, FOLD_NORM_MAX_ROWS};
 use lingot_wgpu::{WgpuBackend, WgpuOptions};
 
 fn graph(file: &GgufFile, hp: &HParams, fused: bool) -> Graph {
@@ -46,26 +47,29 @@ fn stats_count_what_the_wgpu_plan_launches() {
             // the design of issue 5: every fused op one kernel, attention included; and in a decode
             // step every rms_norm_mul is folded into the mat-vecs that read it (the output's too,
             // below FOLD_NORM_MAX_ROWS rows)
-            // (and the shared expert's gate_up and down product of each MoE layer folded into
-            // moe_gate_up and moe_down)
+            // (and each MoE layer's shared expert folded into moe_gate_up and moe_down, its
+            // router logits computed by the router's launch)
             let folded = g.g.node_indices().filter(|&id| norm_folds(&g, id)).count();
-            let shared =
-                g.g.node_indices()
-                    .filter(|&id| shared_expert_fold(&g, id).is_some())
-                    .count();
+            let count = |f: &dyn Fn(NodeId) -> bool| g.g.node_indices().filter(|&id| f(id)).count();
+            let shared = count(&|id| shared_expert_fold(&g, id).is_some());
+            let routers = count(&|id| router_fold(&g, id).is_some());
             assert_eq!(
-                counted + folded + 2 * shared,
+                counted + folded + 2 * shared + routers,
                 launches(&g),
-                "one launch per computing op but the folded norms and shared experts"
+                "one launch per computing op but the folded norms, shared experts and router logits"
             );
             let layers = hp.block_count;
             let (dense, moe) = (hp.leading_dense_block_count, layers - hp.leading_dense_block_count);
             let output_norm = usize::from(hp.vocab_size > FOLD_NORM_MAX_ROWS);
             assert_eq!(folded, 2 * layers + 1 - output_norm, "attention, ffn and output norms");
-            assert_eq!(shared, moe, "a shared expert a MoE layer");
+            assert_eq!(
+                (shared, routers),
+                (moe, moe),
+                "a shared expert and a router a MoE layer"
+            );
             assert_eq!(
                 counted,
-                6 * dense + 8 * moe + 2 + output_norm,
+                6 * dense + 7 * moe + 2 + output_norm,
                 "{dense} dense, {moe} MoE layers"
             );
         }

@@ -10,7 +10,8 @@
 //! gate and up are two products and a swiglu; `rms_norm_mul` with a weight that scales more than
 //! the last axis is a norm and a broadcast mul) and a few take none (an `rms_norm_mul` read only by
 //! mat-vecs, [`norm_folds`]; a shared expert computed as one more slot of the routed experts'
-//! kernels, [`shared_expert_fold`]). This is the count on Vulkan; on other backends
+//! kernels, [`shared_expert_fold`]; router logits computed by the router's launch,
+//! [`router_fold`]). This is the count on Vulkan; on other backends
 //! split decode attention (over 64 keys) adds an `attention_merge` launch per layer
 //! (`lingot_wgpu::AttentionMerge`). The count a real plan records is
 //! `WgpuBackend::launches`; `tests/launch_count.rs` checks the two agree on whole models.
@@ -70,8 +71,10 @@ pub fn node_launches(g: &Graph, id: NodeId) -> (usize, usize) {
             let n = usize::from(!ops.first().is_some_and(|v| is_weight_view(g, *v)));
             (n, n)
         }
-        // a shared expert folded into the routed experts' kernels takes no launch of its own
+        // a shared expert folded into the routed experts' kernels takes no launch of its own,
+        // nor router logits computed by the router's launch
         Op::GateUp | Op::MulMat if shared_expert_fold_of(g, id).is_some() => (1, 0),
+        Op::MulMat if router_logits_fold(g, id) => (1, 0),
         // two products and a swiglu when gate and up are stored differently
         Op::MoeGateUp | Op::GateUp => match (ops.get(1), ops.get(2)) {
             (Some(gate), Some(up)) if g.ty(*gate).dtype != g.ty(*up).dtype => (1, 3),
@@ -245,6 +248,36 @@ pub fn shared_expert_fold_of(g: &Graph, id: NodeId) -> Option<SharedExpertFold> 
     [fold.moe_gate_up, fold.moe_down, fold.gate_up, fold.down]
         .contains(&id)
         .then_some(fold)
+}
+
+/// The `mul_mat` whose logits lingot-wgpu computes in `moe_router` node `id`'s own launch in a
+/// decode step (moe_route.wgsl): the router's logits are a `mul_mat` of an f32 `weight` `[e, k]`,
+/// k a multiple of 4, read by the router alone.
+pub fn router_fold(g: &Graph, id: NodeId) -> Option<NodeId> {
+    let Op::MoeRouter { .. } = g.node(id).op else {
+        return None;
+    };
+    let logits = *g.operands(id).first()?;
+    let Op::MulMat = g.node(logits.node).op else {
+        return None;
+    };
+    let [w, _x]: [Value; 2] = g.operands(logits.node).try_into().ok()?;
+    let w_ty = g.ty(w);
+    let k = w_ty.shape.dims().get(1).and_then(|d| d.as_const());
+    let folds = matches!(g.node(w.node).op, Op::Weight { .. })
+        && w_ty.dtype == DType::F32
+        && w_ty.shape.rank() == 2
+        && k.is_some_and(|k| k % 4 == 0)
+        && single_use(g, logits);
+    folds.then_some(logits.node)
+}
+
+/// Whether `mul_mat` node `id` is the logits of a [`router_fold`].
+pub fn router_logits_fold(g: &Graph, id: NodeId) -> bool {
+    match g.users(id).as_slice() {
+        [r] => router_fold(g, *r) == Some(id),
+        _ => false,
+    }
 }
 
 impl fmt::Display for OpStats {

@@ -6,7 +6,8 @@
 //! - a prelude of `const` lines (workgroup size `WG`, op selectors such as `OP`) is put first;
 //! - each line `//@include <name>` is replaced by a snippet: `bytes` (byte reads from u32 words),
 //!   `dtype` (a weight reader from `shaders/dtype/`, one per GGUF dtype), `reduce` (workgroup
-//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `angles`,
+//!   reductions with subgroup operations or through workgroup memory), `first`, `groups`, `route`
+//!   (the expert choice of moe_router and moe_route), `angles`,
 //!   `tile` (the tiled product loop and entry point of mat_mul and mat_mul_id: `tile.wgsl`, or
 //!   `split16.wgsl` + `tile_coop.wgsl` on devices with cooperative matrices), `tile_weights`
 //!   (their weight reads), `xvec` (the mat-vec kernels' reads of x), `split16` (f32 values as two
@@ -127,6 +128,8 @@ pub enum Kernel {
     },
     GroupMask,
     MoeRouter,
+    /// The router's logits (an f32 mat-vec) and moe_router's choice in one launch (decode).
+    MoeRoute,
     NormRope,
     MoeSort,
     MoeCombine,
@@ -188,6 +191,7 @@ const REDUCE_SHARED: &str = include_str!("../../../shaders/reduce_shared.wgsl");
 const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgsl");
 const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
+const ROUTE: &str = include_str!("../../../shaders/route.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 const TILE_COOP: &str = include_str!("../../../shaders/tile_coop.wgsl");
@@ -247,6 +251,7 @@ impl Kernel {
             Kernel::Argsort { .. } => "argsort",
             Kernel::GroupMask => "group_mask",
             Kernel::MoeRouter => "moe_router",
+            Kernel::MoeRoute => "moe_route",
             Kernel::NormRope => "norm_rope",
             Kernel::MoeSort => "moe_sort",
             Kernel::MoeCombine => "moe_combine",
@@ -281,6 +286,7 @@ impl Kernel {
             Kernel::Argsort { .. } => include_str!("../../../shaders/argsort.wgsl"),
             Kernel::GroupMask => include_str!("../../../shaders/group_mask.wgsl"),
             Kernel::MoeRouter => include_str!("../../../shaders/moe_router.wgsl"),
+            Kernel::MoeRoute => include_str!("../../../shaders/moe_route.wgsl"),
             Kernel::NormRope => include_str!("../../../shaders/norm_rope.wgsl"),
             Kernel::MoeSort => include_str!("../../../shaders/moe_sort.wgsl"),
             Kernel::MoeCombine => include_str!("../../../shaders/moe_combine.wgsl"),
@@ -316,6 +322,7 @@ impl Kernel {
             | Kernel::Argsort { .. }
             | Kernel::GroupMask
             | Kernel::MoeRouter
+            | Kernel::MoeRoute
             | Kernel::NormRope
             | Kernel::MoeSort
             | Kernel::MoeCombine => None,
@@ -335,6 +342,7 @@ impl Kernel {
                 | Kernel::SoftMax
                 | Kernel::Attention
                 | Kernel::NormRope
+                | Kernel::MoeRoute
         )
     }
 
@@ -366,7 +374,8 @@ impl Kernel {
             | Kernel::MatVecId(_)
             | Kernel::MoeGateUp(_)
             | Kernel::MoeDown(_)
-            | Kernel::GateUp(..) => 128,
+            | Kernel::GateUp(..)
+            | Kernel::MoeRoute => 128,
             // four invocations per query row (QR in attention_tiled.wgsl)
             Kernel::AttentionTiled => 4 * ATTENTION_TILE_ROWS as u32,
             // four subgroups of 32 (attention_coop.wgsl)
@@ -401,6 +410,8 @@ impl Kernel {
             Kernel::AttentionMerge => (1, 1),
             Kernel::TopK | Kernel::Argsort { .. } | Kernel::GroupMask => (1, 1),
             Kernel::MoeRouter => (2, 2),
+            // w, x, the folded norm's weight, bias; logits, counter, ids, weights
+            Kernel::MoeRoute => (4, 4),
             Kernel::NormRope => (5, 3),
         }
     }
@@ -434,6 +445,7 @@ impl Kernel {
             | Kernel::TopK
             | Kernel::GroupMask
             | Kernel::MoeRouter
+            | Kernel::MoeRoute
             | Kernel::NormRope
             | Kernel::MoeSort
             | Kernel::MoeCombine => {}
@@ -474,11 +486,14 @@ impl Kernel {
         if self.reduces() {
             snippets.push(("reduce", if caps.subgroups { REDUCE_SUBGROUP } else { REDUCE_SHARED }));
         }
-        if matches!(self, Kernel::TopK | Kernel::MoeRouter) {
+        if matches!(self, Kernel::TopK | Kernel::MoeRouter | Kernel::MoeRoute) {
             snippets.push(("first", FIRST));
         }
-        if matches!(self, Kernel::GroupMask | Kernel::MoeRouter) {
+        if matches!(self, Kernel::GroupMask | Kernel::MoeRouter | Kernel::MoeRoute) {
             snippets.push(("groups", GROUPS));
+        }
+        if matches!(self, Kernel::MoeRouter | Kernel::MoeRoute) {
+            snippets.push(("route", ROUTE));
         }
         if matches!(self, Kernel::Rope | Kernel::NormRope) {
             snippets.push(("angles", ANGLES));
@@ -578,6 +593,7 @@ impl Kernel {
             Kernel::Argsort { descending: true },
             Kernel::GroupMask,
             Kernel::MoeRouter,
+            Kernel::MoeRoute,
             Kernel::NormRope,
             Kernel::MoeSort,
             Kernel::MoeCombine,

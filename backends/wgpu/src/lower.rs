@@ -6,7 +6,7 @@
 use lingot_ir::exec::BackendError;
 use lingot_ir::{Bindings, Dim, NodeId, Op, Shape, Value};
 
-use crate::kernels::{Binary, Kernel, Unary, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K};
+use crate::kernels::{Binary, Kernel, Unary, MAT_VEC_ROWS, MAX_GROUPS, ROUTER_MAX_E, ROUTER_MAX_K};
 use crate::pipelines::{grid, grid_items, Params};
 use crate::plan::{count, Loc, PlanInput, Planner};
 use crate::weights::{ViewOp, WeightView};
@@ -68,6 +68,11 @@ impl Planner<'_, '_> {
         let ops = self.graph.operands(id);
         let out_ty = node.results[0].clone();
         let shape = out_ty.shape.clone();
+        if let Some(router) = self.routed_logits(id) {
+            // router logits computed by the router's launch (decode), which reads x then
+            self.hold_until(ops[1], router);
+            return Ok(());
+        }
         match &node.op {
             Op::Input { name } => {
                 let buffer = self.dedicated(4 * count(&shape, &self.cap) as u64, &format!("input {name}"))?;
@@ -262,32 +267,90 @@ impl Planner<'_, '_> {
                 k,
                 norm,
                 scale,
-            } => {
-                let e = self.ty(ops[0]).shape.dims()[1].as_const().unwrap_or(usize::MAX);
-                if e > ROUTER_MAX_E || *groups > MAX_GROUPS || *k > ROUTER_MAX_K || *k > e {
-                    return Err(self.err(format!(
-                        "{k} of {e} experts in {groups} groups; the kernel chooses up to {ROUTER_MAX_K} of \
-                         {ROUTER_MAX_E} in {MAX_GROUPS}"
-                    )));
-                }
-                let logits = self.act(ops[0])?;
-                let bias = self.act(ops[1])?;
-                let ids = self.out(0)?;
-                let weights = self.out(1)?;
-                let in_shape = self.ty(ops[0]).shape.clone();
-                let (groups, keep, k, norm, scale) = (*groups, *keep, *k, *norm, *scale);
-                self.push(
-                    Kernel::MoeRouter,
-                    vec![logits, bias, ids, weights],
-                    Box::new(move |b| {
-                        let (rows, e) = rows_cols(&in_shape, b);
-                        let p = Params::new().u(rows).u(e).u(groups).u(keep).u(k).flag(norm).f(scale);
-                        (p, grid(rows))
-                    }),
-                )?;
-            }
+            } => self.moe_router(&ops, (*groups, *keep, *k), *norm, *scale)?,
         }
         Ok(())
+    }
+
+    /// The logits `mul_mat` that `moe_router` node `id` computes in its own launch in this plan:
+    /// where `lingot_passes::stats::router_fold` finds one (the launch count it models), in a
+    /// decode step, with the weight in one buffer.
+    fn router_fold(&self, id: NodeId) -> Option<NodeId> {
+        if self.cap.t != 1 {
+            return None;
+        }
+        let logits = lingot_passes::stats::router_fold(self.graph, id)?;
+        let w = self.ty(self.graph.operands(logits)[0]);
+        let elems: Option<usize> = w.shape.dims().iter().map(|d| d.as_const()).product();
+        elems
+            .is_some_and(|n| self.weights.fits_one_chunk(4 * n as u64))
+            .then_some(logits)
+    }
+
+    /// The router whose [`Self::router_fold`] takes `mul_mat` node `id` as its logits.
+    fn routed_logits(&self, id: NodeId) -> Option<NodeId> {
+        match self.graph.users(id).as_slice() {
+            [r] if self.router_fold(*r) == Some(id) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// `moe_router`: sigmoid scores, grouped top-k choice and weights, one workgroup a token
+    /// (moe_router.wgsl); in a decode step whose router logits fold ([`Self::router_fold`]), the
+    /// logits' product and the choice in one launch (moe_route.wgsl).
+    fn moe_router(
+        &mut self,
+        ops: &[Value],
+        (groups, keep, k): (usize, usize, usize),
+        norm: bool,
+        scale: f32,
+    ) -> Result<(), BackendError> {
+        let e = self.ty(ops[0]).shape.dims()[1].as_const().unwrap_or(usize::MAX);
+        if e > ROUTER_MAX_E || groups > MAX_GROUPS || k > ROUTER_MAX_K || k > e {
+            return Err(self.err(format!(
+                "{k} of {e} experts in {groups} groups; the kernel chooses up to {ROUTER_MAX_K} of \
+                 {ROUTER_MAX_E} in {MAX_GROUPS}"
+            )));
+        }
+        let bias = self.act(ops[1])?;
+        if let Some(logits) = self.router_fold(self.node) {
+            let [w, x]: [Value; 2] = self
+                .graph
+                .operands(logits)
+                .try_into()
+                .map_err(|_| self.err("internal: router logits"))?;
+            let kx = self.ty(w).shape.dims()[1].as_const().unwrap_or(0);
+            let w = self.weight_buffer(w)?;
+            let (x, x_norm) = self.act_or_normed(x)?;
+            let (folded, eps) = (x_norm.is_some(), x_norm.as_ref().map_or(0.0, |n| n.1));
+            let nw = x_norm.map_or_else(|| x.clone(), |n| n.0);
+            let scratch = self.temp(e)?;
+            let counter = self.dedicated(4, "moe_route counter")?;
+            let ids = self.out(0)?;
+            let weights = self.out(1)?;
+            return self.push_counted(
+                Kernel::MoeRoute,
+                vec![w, x, nw, bias, scratch, counter, ids, weights],
+                Box::new(move |_| {
+                    let p = Params::new().u(kx).u(e).u(groups).u(keep).u(k).flag(norm).f(scale);
+                    (p.flag(folded).f(eps), grid(e.div_ceil(MAT_VEC_ROWS)))
+                }),
+                Box::new(move |_| (4 * (e * kx + kx)) as u64),
+            );
+        }
+        let logits = self.act(ops[0])?;
+        let ids = self.out(0)?;
+        let weights = self.out(1)?;
+        let in_shape = self.ty(ops[0]).shape.clone();
+        self.push(
+            Kernel::MoeRouter,
+            vec![logits, bias, ids, weights],
+            Box::new(move |b| {
+                let (rows, e) = rows_cols(&in_shape, b);
+                let p = Params::new().u(rows).u(e).u(groups).u(keep).u(k).flag(norm).f(scale);
+                (p, grid(rows))
+            }),
+        )
     }
 
     fn unary(&mut self, op: Unary, x: Value, factor: f32, bias: f32) -> Result<(), BackendError> {

@@ -329,11 +329,11 @@ impl Planner<'_, '_> {
         fold.weights.iter().all(one_buffer).then_some(fold)
     }
 
-    /// A weight node's one buffer (a folded shared expert's: [`Self::shared_fold`] checked it
-    /// fits one), whether or not the plan has reached the node.
-    fn weight_buffer(&mut self, v: Value) -> Result<wgpu::Buffer, BackendError> {
+    /// A weight node's one buffer (a folded shared expert's or router's: the fold checked it fits
+    /// one), whether or not the plan has reached the node.
+    pub fn weight_buffer(&mut self, v: Value) -> Result<wgpu::Buffer, BackendError> {
         let Op::Weight { name } = &self.graph.node(v.node).op else {
-            return Err(self.err("internal: a folded shared expert's weight is no weight node"));
+            return Err(self.err("internal: a folded weight is no weight node"));
         };
         let ty = self.ty(v);
         let view = WeightView {

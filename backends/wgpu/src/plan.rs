@@ -219,6 +219,8 @@ pub struct Planner<'a, 'w> {
     /// moe_sort's (order, offsets) by (expert ids, experts): the expert ops of a layer that share
     /// their ids (moe_gate_up, moe_down) share one sort.
     pub sorts: HashMap<(Value, usize), (wgpu::Buffer, wgpu::Buffer)>,
+    /// Pooled buffers kept until a node is lowered ([`Planner::hold_until`]).
+    held: Vec<(NodeId, usize)>,
     bytes: u64,
 }
 
@@ -257,6 +259,7 @@ impl<'a, 'w> Planner<'a, 'w> {
             kv_checks: vec![],
             rope_tables: HashMap::new(),
             sorts: HashMap::new(),
+            held: vec![],
             bytes: 0,
         }
     }
@@ -319,6 +322,9 @@ impl<'a, 'w> Planner<'a, 'w> {
                 pools.push(*p);
             }
         }
+        let held = self.held.iter().filter(|(until, _)| *until == id).map(|(_, p)| *p);
+        pools.extend(held);
+        self.held.retain(|(until, _)| *until != id);
         for p in pools {
             self.pool.reads_left[p] = self.pool.reads_left[p].saturating_sub(1);
             self.maybe_free(p);
@@ -333,6 +339,15 @@ impl<'a, 'w> Planner<'a, 'w> {
         for p in std::mem::take(&mut self.temps) {
             self.pool.reads_left[p] = 0;
             self.maybe_free(p);
+        }
+    }
+
+    /// Keeps operand `v`'s buffer (if pooled) from reuse until node `until` has been lowered: for
+    /// a node that takes no launch because a later one reads its operands in its place.
+    pub fn hold_until(&mut self, v: Value, until: NodeId) {
+        if let Some(Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. }) = self.locs.get(&v) {
+            self.pool.reads_left[*p] += 1;
+            self.held.push((until, *p));
         }
     }
 

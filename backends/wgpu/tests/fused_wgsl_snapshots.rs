@@ -5,12 +5,14 @@
 use lingot_wgpu::kernels::{all_variants, ShaderVariant};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
-/// Kernel families that implement fused ops: rms_norm_mul, qkv_norm_rope, moe_router,
-/// moe_gate_up, gate_up, moe_down (decode), and moe_combine, which finishes moe_down in prefill.
-const FUSED: [&str; 7] = [
+/// Kernel families that implement fused ops: rms_norm_mul, qkv_norm_rope, moe_router (and
+/// moe_route, with its logits' product, decode), moe_gate_up, gate_up, moe_down (decode), and
+/// moe_combine, which finishes moe_down in prefill.
+const FUSED: [&str; 8] = [
     "rms_norm.mul",
     "norm_rope",
     "moe_router",
+    "moe_route",
     "moe_gate_up",
     "gate_up",
     "moe_down",

@@ -1,5 +1,6 @@
 //! Op parity, routing ops: argsort (both orders), top_k, group_mask and the fused moe_router,
-//! whose indices must equal the CPU's exactly. Inputs have no near ties: values are distinct
+//! whose indices must equal the CPU's exactly; and moe_router with its logits' product (and the
+//! norm before it) in one launch (decode). Inputs have no near ties: values are distinct
 //! multiples of 1/64 (so sums of two are exact and distinct) in a random order.
 
 mod common;
@@ -145,4 +146,82 @@ fn routing_ops_match_cpu() {
 #[test]
 fn routing_ops_match_cpu_without_subgroups() {
     run(&suite(32), common::portable(16));
+}
+
+/// `moe_router(mul_mat(w, rms_norm_mul(x, nw)), bias)`, the router as Bailing-MoE2 builds it. Row r
+/// of w is `4 c_r / k` everywhere, c_r distinct multiples of 1/64, and x and nw are positive, so
+/// the logits are `4 c_r mean(xn)`: distinct, well apart, whatever the order of the sums.
+fn routed(s: &mut Suite, e: usize, (groups, keep, k): (usize, usize, usize), kx: usize) -> Graph {
+    let mut g = Graph::new();
+    let x = f32_input(&mut g, "x", shape![Sym::T, kx]);
+    let nw_data = s.f32s(kx, 0.5, 1.5);
+    let nw = s.weight_f32(&mut g, &[kx], &nw_data);
+    let c = distinct(s, 1, e);
+    let w_data: Vec<f32> = c.iter().flat_map(|c| vec![4.0 * c / kx as f32; kx]).collect();
+    let w = s.weight_f32(&mut g, &[e, kx], &w_data);
+    let bias = s.weight(&mut g, DType::F32, &[e]);
+    let xn = push(&mut g, Op::RmsNormMul { eps: 1e-6 }, &[x, nw]);
+    let logits = push(&mut g, Op::MulMat, &[w, xn]);
+    let op = Op::MoeRouter {
+        groups,
+        keep,
+        k,
+        norm: true,
+        scale: 2.5,
+    };
+    let r = g.push(op, &[logits, bias]).expect("moe_router");
+    g.output(lingot_ir::Value { node: r, index: 0 }, "ids");
+    g.output(lingot_ir::Value { node: r, index: 1 }, "weights");
+    g
+}
+
+/// The routed graphs over several runs of one backend (the last workgroup's counter must be back
+/// at 0 for the next run), against the CPU; and their launches: one in a decode step (norm and
+/// logits folded into the router's launch), three beyond.
+fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions) {
+    let mut s = Suite::new(seed);
+    let shapes = [(32, (8, 4, 8)), (256, (8, 4, 8)), (12, (1, 1, 3)), (16, (4, 1, 6))];
+    let graphs: Vec<_> = shapes
+        .iter()
+        .map(|(e, choice)| (*e, routed(&mut s, *e, *choice, 64)))
+        .collect();
+    let xs: Vec<Vec<f32>> = (0..4 * graphs.len()).map(|_| s.f32s(3 * 64, 0.5, 1.5)).collect();
+    let mut xs = xs.into_iter();
+    let mut cpu = lingot_cpu::CpuBackend::new(&s.weights);
+    let mut gpu = common::backend(&s.weights, options);
+    for (e, g) in &graphs {
+        for (run, t) in [1, 1, 3, 1].into_iter().enumerate() {
+            let mut x = xs.next().expect("inputs");
+            x.truncate(t * 64);
+            let x = host_f32(&[t, 64], x);
+            let inputs = [("x", x)];
+            let want = lingot_ir::exec::Backend::run(&mut cpu, g, &inputs, bind(t)).expect("cpu");
+            let got =
+                lingot_ir::exec::Backend::run(&mut gpu, g, &inputs, bind(t)).unwrap_or_else(|err| panic!("{err}"));
+            let case = Case {
+                name: String::new(),
+                graph: Graph::new(),
+                inputs: vec![],
+                b: bind(t),
+                tol: TRANSCENDENTAL,
+            };
+            if let Some(msg) = compare(&case, &want, &got) {
+                panic!("E {e}, run {run} (t {t}): {msg}");
+            }
+        }
+        for (t, want) in [(1, 1), (3, 3)] {
+            let n = gpu.launches(g, bind(t)).unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(n, want, "E {e}, t {t}: launches");
+        }
+    }
+}
+
+#[test]
+fn routers_with_their_logits_match_cpu_run_after_run() {
+    routed_runs(33, common::default_options(16));
+}
+
+#[test]
+fn routers_with_their_logits_without_subgroups() {
+    routed_runs(34, common::portable(16));
 }

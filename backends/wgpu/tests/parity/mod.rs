@@ -60,6 +60,18 @@ impl Suite {
         )
     }
 
+    /// An f32 weight node of `shape` in `g` holding `data`.
+    pub fn weight_f32(&mut self, g: &mut Graph, shape: &[usize], data: &[f32]) -> Value {
+        let name = format!("w{}.f32", self.next);
+        self.next += 1;
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.weights.add(&name, DType::F32, shape, bytes);
+        g.weight(
+            &name,
+            TensorType::new(DType::F32, Shape(shape.iter().map(|d| (*d).into()).collect())),
+        )
+    }
+
     pub fn f32s(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
         (0..n).map(|_| self.rng.random_range(lo..hi)).collect()
     }

@@ -1,0 +1,70 @@
+// Expert choice shared by moe_router and moe_route. The kernel fills prob[i] (sigmoid scores)
+// and biased[i] (prob + bias) for its e experts, then every invocation calls route: experts are
+// chosen on biased, restricted to the `keep` best groups (as group_mask), top k of those (as
+// top_k: larger first, ties to the lower index); the weights are the unbiased prob of the
+// chosen, divided by their sum (+1e-20) when `norm`, times `scale`; written to row `row` of the
+// kernel's `ids` and `weights`. Each expert finds its own rank (how many come before it), so the
+// selection costs one barrier, not k rounds of reductions. Needs `first` and `groups`.
+
+const MAX_E: u32 = 1024u;
+const MAX_K: u32 = 256u;
+
+var<workgroup> prob: array<f32, MAX_E>;
+var<workgroup> biased: array<f32, MAX_E>;
+// the chosen experts in top-k order
+var<workgroup> chosen: array<u32, MAX_K>;
+
+fn score_at(i: u32, row: u32) -> f32 {
+    return biased[i];
+}
+
+fn route(row: u32, e: u32, groups: u32, keep: u32, k: u32, norm: bool, scale: f32, li: u32) {
+    select_groups(row, e, groups, keep, li);
+    let gs = e / groups;
+    for (var i = li; i < e; i = i + WG) {
+        if (group_kept[i / gs] == 0u) {
+            biased[i] = bitcast<f32>(0xFF800000u);
+        }
+    }
+    workgroupBarrier();
+    // expert i's place in top-k order among all (masked ones are -inf, so they come last): the
+    // experts before it; one pass over the scores in workgroup memory per expert, no rounds. An
+    // expert of a kept group only has kept experts before it, so it counts over the kept groups
+    // alone; a masked one is chosen only when the kept groups hold fewer than k experts.
+    let kept = min(keep, groups) * gs;
+    for (var i = li; i < e; i = i + WG) {
+        let v = biased[i];
+        let masked = group_kept[i / gs] == 0u;
+        if (masked && kept >= k) {
+            continue;
+        }
+        var rank = 0u;
+        for (var g = 0u; g < groups; g = g + 1u) {
+            if (masked || group_kept[g] == 1u) {
+                for (var j = g * gs; j < g * gs + gs; j = j + 1u) {
+                    rank = rank + select(0u, 1u, before(biased[j], j, v, i));
+                }
+            }
+        }
+        if (rank < k) {
+            chosen[rank] = i;
+        }
+    }
+    workgroupBarrier();
+    for (var r = li; r < k; r = r + WG) {
+        ids[row * k + r] = bitcast<i32>(chosen[r]);
+    }
+    if (li == 0u) {
+        var sum = 0.0;
+        for (var r = 0u; r < k; r = r + 1u) {
+            sum = sum + prob[chosen[r]];
+        }
+        for (var r = 0u; r < k; r = r + 1u) {
+            var wt = prob[chosen[r]];
+            if (norm) {
+                wt = wt / (sum + 1e-20);
+            }
+            weights[row * k + r] = wt * scale;
+        }
+    }
+}

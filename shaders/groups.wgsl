@@ -1,12 +1,15 @@
 // Group selection shared by group_mask and moe_router. The kernel defines
 // `fn score_at(i: u32, row: u32) -> f32`, the (biased) score of expert i of a row.
 // select_groups leaves group_kept[g] = 1 for the `keep` groups with the best sums of their two
-// largest scores (ties: lower group first), 0 for the others. Uniform control flow; WG from the prelude.
+// largest scores (ties: lower group first), 0 for the others, and kept_group[r] = the group of
+// rank r < keep. Uniform control flow; WG from the prelude.
 
 const MAX_GROUPS: u32 = 256u;
 
 var<workgroup> group_score: array<f32, MAX_GROUPS>;
 var<workgroup> group_kept: array<u32, MAX_GROUPS>;
+// the kept groups, best first
+var<workgroup> kept_group: array<u32, MAX_GROUPS>;
 
 fn select_groups(row: u32, e: u32, groups: u32, keep: u32, li: u32) {
     let gs = e / groups;
@@ -40,6 +43,9 @@ fn select_groups(row: u32, e: u32, groups: u32, keep: u32, li: u32) {
             }
         }
         group_kept[g] = select(0u, 1u, rank < keep);
+        if (rank < keep) {
+            kept_group[rank] = g;
+        }
     }
     workgroupBarrier();
 }

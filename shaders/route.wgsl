@@ -30,24 +30,36 @@ fn route(row: u32, e: u32, groups: u32, keep: u32, k: u32, norm: bool, scale: f3
     // expert i's place in top-k order among all (masked ones are -inf, so they come last): the
     // experts before it; one pass over the scores in workgroup memory per expert, no rounds. An
     // expert of a kept group only has kept experts before it, so it counts over the kept groups
-    // alone; a masked one is chosen only when the kept groups hold fewer than k experts.
-    let kept = min(keep, groups) * gs;
-    for (var i = li; i < e; i = i + WG) {
-        let v = biased[i];
-        let masked = group_kept[i / gs] == 0u;
-        if (masked && kept >= k) {
-            continue;
-        }
-        var rank = 0u;
-        for (var g = 0u; g < groups; g = g + 1u) {
-            if (masked || group_kept[g] == 1u) {
-                for (var j = g * gs; j < g * gs + gs; j = j + 1u) {
+    // alone (listed in kept_group, best first); a masked one is chosen only when the kept groups
+    // hold fewer than k experts. When they hold at least k, the candidates are the kept groups'
+    // experts alone, dealt out one per invocation: c -> expert j of kept group c / gs.
+    let nk = min(keep, groups);
+    let kept = nk * gs;
+    if (kept >= k) {
+        for (var c = li; c < kept; c = c + WG) {
+            let i = kept_group[c / gs] * gs + c % gs;
+            let v = biased[i];
+            var rank = 0u;
+            for (var q = 0u; q < nk; q = q + 1u) {
+                let g0 = kept_group[q] * gs;
+                for (var j = g0; j < g0 + gs; j = j + 1u) {
                     rank = rank + select(0u, 1u, before(biased[j], j, v, i));
                 }
             }
+            if (rank < k) {
+                chosen[rank] = i;
+            }
         }
-        if (rank < k) {
-            chosen[rank] = i;
+    } else {
+        for (var i = li; i < e; i = i + WG) {
+            let v = biased[i];
+            var rank = 0u;
+            for (var j = 0u; j < e; j = j + 1u) {
+                rank = rank + select(0u, 1u, before(biased[j], j, v, i));
+            }
+            if (rank < k) {
+                chosen[rank] = i;
+            }
         }
     }
     workgroupBarrier();

@@ -370,12 +370,12 @@ impl Kernel {
                 256
             }
             // twice the invocations of a row group shorten each one's serial chain of loads
-            Kernel::MatVec(..)
-            | Kernel::MatVecId(_)
-            | Kernel::MoeGateUp(_)
-            | Kernel::MoeDown(_)
-            | Kernel::GateUp(..)
-            | Kernel::MoeRoute => 128,
+            Kernel::MatVec(..) | Kernel::MatVecId(_) | Kernel::MoeGateUp(_) | Kernel::GateUp(..) | Kernel::MoeRoute => {
+                128
+            }
+            // a token's (slot, step) units: 9 x 32 for Ling-mini with its shared expert folded
+            // in, two rounds at 256 where 128 took three (H100: see BENCHMARKS.md)
+            Kernel::MoeDown(_) => 256,
             // four invocations per query row (QR in attention_tiled.wgsl)
             Kernel::AttentionTiled => 4 * ATTENTION_TILE_ROWS as u32,
             // four subgroups of 32 (attention_coop.wgsl)

@@ -235,8 +235,14 @@ impl<'w> WgpuBackend<'w> {
 
     /// Maps `staging`, waits, and returns its first `n` bytes as words.
     fn read(&self, staging: &wgpu::Buffer, n: u64) -> Result<Vec<u32>, WgpuError> {
+        self.read_with(staging, n, bytemuck::pod_collect_to_vec)
+    }
+
+    /// `f` of the first `n` bytes of `staging` once the GPU has written them (mapped meanwhile,
+    /// so that `f` copies them out once).
+    fn read_with<R>(&self, staging: &wgpu::Buffer, n: u64, f: impl FnOnce(&[u8]) -> R) -> Result<R, WgpuError> {
         if n == 0 {
-            return Ok(vec![]);
+            return Ok(f(&[]));
         }
         let slice = staging.slice(0..n);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -274,14 +280,14 @@ impl<'w> WgpuBackend<'w> {
             Ok(Err(e)) => return Err(lost(format!("reading results back: {e}"))),
             Err(_) => return Err(lost("the readback never completed".into())),
         }
-        let words = {
+        let out = {
             let view = slice
                 .get_mapped_range()
                 .map_err(|e| lost(format!("mapping results: {e}")))?;
-            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+            f(&view)
         };
         staging.unmap();
-        Ok(words)
+        Ok(out)
     }
 
     /// Runs like [`Backend::run`], timing each kernel launch on the GPU (one compute pass per
@@ -444,7 +450,31 @@ impl<'w> WgpuBackend<'w> {
         let t_recorded = t0.elapsed();
         self.gpu.queue.submit([enc.finish()]);
         let t_submitted = t0.elapsed();
-        let words = self.read(&plan.staging, offset)?;
+        // the outputs straight from the mapped results (one copy each)
+        let outs = self.read_with(&plan.staging, offset, |bytes| {
+            plan.outputs
+                .iter()
+                .zip(&spans)
+                .map(|(o, &(start, n))| {
+                    let shape = o.ty.shape.bind(&b);
+                    let w = &bytes[4 * start..4 * (start + n)];
+                    match o.ty.dtype {
+                        DType::I32 => Ok(HostTensor::I32 {
+                            shape,
+                            data: bytemuck::pod_collect_to_vec(w),
+                        }),
+                        DType::F32 => Ok(HostTensor::F32 {
+                            shape,
+                            data: bytemuck::pod_collect_to_vec(w),
+                        }),
+                        d => Err(BackendError::Node {
+                            node: format!("output \"{}\"", o.name),
+                            msg: format!("is {d}; outputs are f32 or i32"),
+                        }),
+                    }
+                })
+                .collect::<Result<Vec<_>, BackendError>>()
+        })?;
         if let Some(t) = &span {
             let t_read = t0.elapsed();
             let ticks = self.read(&t.readback, t.bytes())?;
@@ -491,30 +521,7 @@ impl<'w> WgpuBackend<'w> {
                 c.len = b.kv;
             }
         }
-        let outs = plan
-            .outputs
-            .iter()
-            .zip(spans)
-            .map(|(o, (start, n))| {
-                let shape = o.ty.shape.bind(&b);
-                let w = &words[start..start + n];
-                match o.ty.dtype {
-                    DType::I32 => Ok(HostTensor::I32 {
-                        shape,
-                        data: w.iter().map(|v| *v as i32).collect(),
-                    }),
-                    DType::F32 => Ok(HostTensor::F32 {
-                        shape,
-                        data: w.iter().map(|v| f32::from_bits(*v)).collect(),
-                    }),
-                    d => Err(BackendError::Node {
-                        node: format!("output \"{}\"", o.name),
-                        msg: format!("is {d}; outputs are f32 or i32"),
-                    }),
-                }
-            })
-            .collect::<Result<Vec<_>, BackendError>>()?;
-        Ok((outs, times))
+        Ok((outs?, times))
     }
 
     fn plan(&mut self, graph: &Graph, key: (u64, usize)) -> Result<(), BackendError> {

@@ -83,7 +83,7 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     for (var i = lane.index; i < p.e; i = i + WG) {
         let sg = 1.0 / (1.0 + exp(-bitcast<f32>(atomicLoad(&logits[i]))));
         prob[i] = sg;
-        biased[i] = sg + bias[i];
+        set_biased(i, sg + bias[i]);
     }
     workgroupBarrier();
     route(0u, p.e, p.groups, p.keep, p.topk, p.norm_w == 1u, p.scale, lane.index);

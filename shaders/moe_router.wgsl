@@ -29,7 +29,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     for (var i = li; i < p.e; i = i + WG) {
         let s = 1.0 / (1.0 + exp(-logits[row * p.e + i]));
         prob[i] = s;
-        biased[i] = s + bias[i];
+        set_biased(i, s + bias[i]);
     }
     workgroupBarrier();
     route(row, p.e, p.groups, p.keep, p.k, p.norm == 1u, p.scale, li);

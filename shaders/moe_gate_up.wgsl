@@ -14,6 +14,7 @@
 //@include dtype
 //@include xvec
 //@include reduce
+//@include xnorm
 
 struct Params {
     k: u32,
@@ -64,25 +65,6 @@ fn ld(i: u32) -> u32 {
 
 fn exact(v: vec4<f32>) -> vec4<f32> {
     return v;
-}
-
-var<private> ss: f32;
-
-fn x_vec(i: u32) -> vec4<f32> {
-    let v = x[i];
-    if (p.norm == 1u) {
-        ss = ss + dot(v, v);
-        return v * nw[i];
-    }
-    return v;
-}
-
-// 1 / sqrt(mean(x²) + eps) under `norm`, else 1 (every invocation calls it: a reduction).
-fn norm_scale(lane: Lane) -> f32 {
-    if (p.norm == 1u) {
-        return 1.0 / sqrt(wg_sum(ss, lane) / f32(p.k) + p.eps);
-    }
-    return 1.0;
 }
 
 // Sixteen weights of four rows (byte offsets rb) against one x step.

@@ -6,6 +6,7 @@
 // barriers the memory semantics the handover needs); `counter` counts the finished workgroups
 // and the last one puts it back to 0 for the next run. K % 4 == 0 (x and W read as vec4s).
 //@include reduce
+//@include xnorm
 //@include first
 //@include groups
 //@include route
@@ -32,17 +33,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> ids: array<i32>;
 @group(0) @binding(8) var<storage, read_write> weights: array<f32>;
 
-var<private> ss: f32;
-
-fn x_vec(i: u32) -> vec4<f32> {
-    let v = x[i];
-    if (p.norm == 1u) {
-        ss = ss + dot(v, v);
-        return v * nw[i];
-    }
-    return v;
-}
-
 var<workgroup> arrived: u32;
 
 const NR: u32 = 4u;
@@ -63,11 +53,7 @@ fn main(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         let xv = x_vec(i);
         acc = acc + vec4<f32>(dot(w[rows.x + i], xv), dot(w[rows.y + i], xv), dot(w[rows.z + i], xv), dot(w[rows.w + i], xv));
     }
-    var r = 1.0;
-    if (p.norm == 1u) {
-        r = 1.0 / sqrt(wg_sum(ss, lane) / f32(p.k) + p.eps);
-    }
-    let s = wg_sum4(acc, lane) * r;
+    let s = wg_sum4(acc, lane) * norm_scale(lane);
     if (lane.index < NR && row0 + lane.index < p.e) {
         atomicStore(&logits[row0 + lane.index], bitcast<u32>(s[lane.index]));
     }

@@ -10,7 +10,8 @@
 //!   (the expert choice of moe_router and moe_route), `angles`,
 //!   `tile` (the tiled product loop and entry point of mat_mul and mat_mul_id: `tile.wgsl`, or
 //!   `split16.wgsl` + `tile_coop.wgsl` on devices with cooperative matrices), `tile_weights`
-//!   (their weight reads), `xvec` (the mat-vec kernels' reads of x), `split16` (f32 values as two
+//!   (their weight reads), `xvec` (the mat-vec kernels' reads of x), `xnorm` (their x with a
+//!   folded rms_norm_mul), `split16` (f32 values as two
 //!   f16 parts, for attention_coop).
 //! - cooperative-matrix variants get `enable f16; enable wgpu_cooperative_matrix;` first.
 //!
@@ -192,6 +193,7 @@ const REDUCE_SUBGROUP: &str = include_str!("../../../shaders/reduce_subgroup.wgs
 const FIRST: &str = include_str!("../../../shaders/first.wgsl");
 const GROUPS: &str = include_str!("../../../shaders/groups.wgsl");
 const ROUTE: &str = include_str!("../../../shaders/route.wgsl");
+const XNORM: &str = include_str!("../../../shaders/xnorm.wgsl");
 const ANGLES: &str = include_str!("../../../shaders/angles.wgsl");
 const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 const TILE_COOP: &str = include_str!("../../../shaders/tile_coop.wgsl");
@@ -508,6 +510,12 @@ impl Kernel {
             Kernel::MatVec(..) | Kernel::MatVecId(_) | Kernel::MoeGateUp(_) | Kernel::MoeDown(_) | Kernel::GateUp(..)
         ) {
             snippets.push(("xvec", XVEC));
+        }
+        if matches!(
+            self,
+            Kernel::MatVec(..) | Kernel::MoeGateUp(_) | Kernel::GateUp(..) | Kernel::MoeRoute
+        ) {
+            snippets.push(("xnorm", XNORM));
         }
         if matches!(self, Kernel::AttentionCoop) {
             snippets.push(("split16", SPLIT16));

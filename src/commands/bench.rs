@@ -157,6 +157,9 @@ pub fn print_profile(
         let rows = lingot_wgpu::profile::summarize(&times);
         writeln!(out, "\nprofile: {what} ({})\n", be.name())?;
         write!(out, "{}", lingot_wgpu::profile::table(&rows))?;
+        let ops = lingot_wgpu::profile::summarize_by_op(&times);
+        writeln!(out, "\nthe same by graph op (layers summed):\n")?;
+        write!(out, "{}", lingot_wgpu::profile::table_titled(&ops, "graph op: kernel"))?;
     }
     Ok(())
 }

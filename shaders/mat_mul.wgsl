@@ -59,6 +59,11 @@ fn tile_begin(li: u32, wg: vec3<u32>) -> bool {
     return true;
 }
 
+// The rows of x of this tile that exist.
+fn tile_rows() -> u32 {
+    return min(TN, p.b - min(p.b, tile0.y));
+}
+
 // out[b + j, n0 + r] = v[j] for the rows of x that exist.
 fn store(r: u32, b: u32, v: vec4<f32>) {
     if (r >= p.rows) {

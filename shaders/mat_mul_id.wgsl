@@ -99,6 +99,11 @@ fn tile_begin(li: u32, wg: vec3<u32>) -> bool {
     return true;
 }
 
+// The pairs of this tile that exist.
+fn tile_rows() -> u32 {
+    return min(TN, count - min(count, tile0.y));
+}
+
 // out[pair of b + j, r] = v[j] (with `swiglu`, silu(gate) v[j]) for the pairs that exist.
 fn store(r: u32, b: u32, v: vec4<f32>) {
     if (r >= p.rows) {

@@ -2,7 +2,8 @@
 // inputs, f32 accumulators: the tensor cores of NVIDIA GPUs), for devices whose subgroups are 32
 // wide. Same contract as tile.wgsl: the kernel defines `row_at`, `x4`, `store`, `p.k`,
 // `fn tile_begin(li: u32, wg: vec3<u32>) -> bool` (sets `tile0`; false when the workgroup has
-// nothing to multiply) and `fn tile_rows() -> u32` (the rows of x of the tile that exist). kernels.rs puts `enable f16; enable wgpu_cooperative_matrix;` first.
+// nothing to multiply) and `fn tile_rows() -> u32` (the rows of x of the tile that exist).
+// kernels.rs puts `enable f16; enable wgpu_cooperative_matrix;` first.
 //
 // f32 accuracy from f16 inputs: every value is staged as the hi and lo f16 parts of split16.wgsl
 // (kernels.rs puts it first), and a tile is Wh Xh + (Wh Xl + Wl Xh) / LO in two f32 accumulators.
@@ -34,8 +35,6 @@ var<workgroup> cs: array<f32, 4096>; // [TN][HALF]: results of half the weight r
 
 // the first weight row and row of x of this workgroup's tile
 var<private> tile0: vec2<u32>;
-// its blocks of 16 rows of x that exist
-var<workgroup> tile_nb: u32;
 
 // this subgroup's accumulators: hi products and scaled lo products against the four blocks of
 // 16 rows of x
@@ -83,6 +82,47 @@ fn stage4(w: bool, o: u32, v: vec4<f32>) {
     }
 }
 
+// One 16-deep step of the products of the first block of 16 rows of x: weight rows at `a` of
+// the staged weights, x from column kk.
+fn step16(a: u32, kk: u32) {
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
+    // B: k by rows of x, which is the staged rows of x column-major
+    let bh = coopLoad<coop_mat16x16<f16, B>>(&xh[kk / 4u], SK / 4u);
+    let bl = coopLoad<coop_mat16x16<f16, B>>(&xl[kk / 4u], SK / 4u);
+    h0 = coopMultiplyAdd(ah, bh, h0);
+    l0 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l0));
+}
+
+// The same step for the second, third and fourth blocks of 16 rows of x (each called only
+// where its rows exist).
+fn step16_1(a: u32, kk: u32) {
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
+    let bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(16u * SK + kk) / 4u], SK / 4u);
+    let bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(16u * SK + kk) / 4u], SK / 4u);
+    h1 = coopMultiplyAdd(ah, bh, h1);
+    l1 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l1));
+}
+
+fn step16_2(a: u32, kk: u32) {
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
+    let bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(32u * SK + kk) / 4u], SK / 4u);
+    let bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(32u * SK + kk) / 4u], SK / 4u);
+    h2 = coopMultiplyAdd(ah, bh, h2);
+    l2 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l2));
+}
+
+fn step16_3(a: u32, kk: u32) {
+    let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
+    let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
+    let bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(48u * SK + kk) / 4u], SK / 4u);
+    let bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(48u * SK + kk) / 4u], SK / 4u);
+    h3 = coopMultiplyAdd(ah, bh, h3);
+    l3 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l3));
+}
+
 // The products of the workgroup's tile, into this subgroup's accumulators.
 fn tile_products(li: u32, sg: u32) {
     // what this invocation stages: columns wc .. wc + 16 of weight row wr, xc .. xc + 8 of x row xr
@@ -94,10 +134,12 @@ fn tile_products(li: u32, sg: u32) {
     // the blocks of 16 rows of x that exist: those past them are skipped (the last tile of an
     // expert's pairs in mat_mul_id is often partly empty); a uniform value, as the branches on
     // it around cooperative operations must be
+    // (handed over through cs[0], which holds results only after the products: a workgroup
+    // variable of its own made the NVIDIA driver's results wrong, see BENCHMARKS.md)
     if (li == 0u) {
-        tile_nb = (tile_rows() + 15u) / 16u;
+        cs[0] = bitcast<f32>((tile_rows() + 15u) / 16u);
     }
-    let nb = workgroupUniformLoad(&tile_nb);
+    let nb = bitcast<u32>(workgroupUniformLoad(&cs[0]));
     h0 = coop_mat16x16<f32, C>();
     h1 = coop_mat16x16<f32, C>();
     h2 = coop_mat16x16<f32, C>();
@@ -123,33 +165,19 @@ fn tile_products(li: u32, sg: u32) {
             x0 = x4(xr, next + xc);
             x1 = x4(xr, next + xc + 4u);
         }
-        // two 16-deep steps: weight rows at `a` of the staged weights, x from column kk
-        for (var kk = 0u; kk < TK; kk = kk + 16u) {
-            let ah = coopLoadT<coop_mat16x16<f16, A>>(&wh[(a + kk) / 4u], SK / 4u);
-            let al = coopLoadT<coop_mat16x16<f16, A>>(&wl[(a + kk) / 4u], SK / 4u);
-            // B: k by rows of x, which is the staged rows of x column-major
-            var bh = coopLoad<coop_mat16x16<f16, B>>(&xh[kk / 4u], SK / 4u);
-            var bl = coopLoad<coop_mat16x16<f16, B>>(&xl[kk / 4u], SK / 4u);
-            h0 = coopMultiplyAdd(ah, bh, h0);
-            l0 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l0));
-            if (nb > 1u) {
-                bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(16u * SK + kk) / 4u], SK / 4u);
-                bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(16u * SK + kk) / 4u], SK / 4u);
-                h1 = coopMultiplyAdd(ah, bh, h1);
-                l1 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l1));
-            }
-            if (nb > 2u) {
-                bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(32u * SK + kk) / 4u], SK / 4u);
-                bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(32u * SK + kk) / 4u], SK / 4u);
-                h2 = coopMultiplyAdd(ah, bh, h2);
-                l2 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l2));
-            }
-            if (nb > 3u) {
-                bh = coopLoad<coop_mat16x16<f16, B>>(&xh[(48u * SK + kk) / 4u], SK / 4u);
-                bl = coopLoad<coop_mat16x16<f16, B>>(&xl[(48u * SK + kk) / 4u], SK / 4u);
-                h3 = coopMultiplyAdd(ah, bh, h3);
-                l3 = coopMultiplyAdd(al, bh, coopMultiplyAdd(ah, bl, l3));
-            }
+        step16(a, 0u);
+        step16(a, 16u);
+        if (nb > 1u) {
+            step16_1(a, 0u);
+            step16_1(a, 16u);
+        }
+        if (nb > 2u) {
+            step16_2(a, 0u);
+            step16_2(a, 16u);
+        }
+        if (nb > 3u) {
+            step16_3(a, 0u);
+            step16_3(a, 16u);
         }
         workgroupBarrier();
     }

@@ -11,9 +11,9 @@
 //! the last axis is a norm and a broadcast mul) and a few take none (an `rms_norm_mul` read only by
 //! mat-vecs, [`norm_folds`]; a shared expert computed as one more slot of the routed experts'
 //! kernels, [`shared_expert_fold`]; router logits computed by the router's launch,
-//! [`router_fold`]). This is the count on Vulkan; on other backends
-//! split decode attention (over 64 keys) adds an `attention_merge` launch per layer
-//! (`lingot_wgpu::AttentionMerge`). The count a real plan records is
+//! [`router_fold`]). This is the count on Vulkan; on other backends split decode attention
+//! (over 64 keys) adds an `attention_merge` launch per layer and the router logits take a launch
+//! of their own (`lingot_wgpu::AttentionMerge`: both hand results between workgroups). The count a real plan records is
 //! `WgpuBackend::launches`; `tests/launch_count.rs` checks the two agree on whole models.
 //! Neither counts the extra launch per chunk of a weight larger than one storage binding
 //! (device-dependent).

@@ -20,16 +20,20 @@ use crate::timer::Timer;
 use crate::weights::{write_padded, WeightStore};
 use crate::WgpuError;
 
-/// Where split decode attention merges its partials.
+/// Where split decode attention merges its partials, and with it whether any kernel hands
+/// results from its workgroups to the last of them (moe_route: router logits, then the expert
+/// choice in one launch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AttentionMerge {
     /// In the attention kernel on Vulkan, in a launch of its own elsewhere.
     #[default]
     Auto,
-    /// The last workgroup of each query head merges them (one launch). It relies on storage
-    /// barriers with device scope, which naga emits in SPIR-V; WGSL promises workgroup scope.
+    /// The last workgroup of each query head merges them (one launch; and moe_route is used).
+    /// It relies on storage barriers with device scope, which naga emits in SPIR-V; WGSL
+    /// promises workgroup scope.
     InKernel,
-    /// An `attention_merge` launch after the attention kernel (correct on every backend).
+    /// An `attention_merge` launch after the attention kernel, and the router logits a launch of
+    /// their own before moe_router's (correct on every backend).
     Launch,
 }
 

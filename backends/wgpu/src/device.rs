@@ -209,8 +209,9 @@ pub struct Gpu {
     pub caps: Caps,
     /// The device has timestamp queries (kernel profiling).
     pub timestamps: bool,
-    /// Split decode attention merges its partials in the attention kernel (see
-    /// [`crate::AttentionMerge`]).
+    /// Workgroups may hand results to the last of them through storage (see
+    /// [`crate::AttentionMerge`]): split decode attention merges its partials in the attention
+    /// kernel, and moe_route's last workgroup chooses the experts from the router logits.
     pub merge_in_kernel: bool,
     /// Errors wgpu raised outside an error scope, oldest first.
     errors: Arc<Mutex<Vec<String>>>,

@@ -274,9 +274,10 @@ impl Planner<'_, '_> {
 
     /// The logits `mul_mat` that `moe_router` node `id` computes in its own launch in this plan:
     /// where `lingot_passes::stats::router_fold` finds one (the launch count it models), in a
-    /// decode step, with the weight in one buffer.
+    /// decode step, with the weight in one buffer, on a device whose workgroups can hand results
+    /// to the last of them (`Gpu::merge_in_kernel`: Vulkan).
     fn router_fold(&self, id: NodeId) -> Option<NodeId> {
-        if self.cap.t != 1 {
+        if self.cap.t != 1 || !self.gpu.merge_in_kernel {
             return None;
         }
         let logits = lingot_passes::stats::router_fold(self.graph, id)?;

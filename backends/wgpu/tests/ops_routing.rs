@@ -177,8 +177,9 @@ fn routed(s: &mut Suite, e: usize, (groups, keep, k): (usize, usize, usize), kx:
 
 /// The routed graphs over several runs of one backend (the last workgroup's counter must be back
 /// at 0 for the next run), against the CPU; and their launches: one in a decode step (norm and
-/// logits folded into the router's launch), three beyond.
-fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions) {
+/// logits folded into the router's launch) where workgroups hand results to the last of them
+/// (`fused`), else two (the norm folded into the logits' mat-vec); three beyond.
+fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions, fused: bool) {
     let mut s = Suite::new(seed);
     let shapes = [(32, (8, 4, 8)), (256, (8, 4, 8)), (12, (1, 1, 3)), (16, (4, 1, 6))];
     let graphs: Vec<_> = shapes
@@ -209,7 +210,7 @@ fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions) {
                 panic!("E {e}, run {run} (t {t}): {msg}");
             }
         }
-        for (t, want) in [(1, 1), (3, 3)] {
+        for (t, want) in [(1, if fused { 1 } else { 2 }), (3, 3)] {
             let n = gpu.launches(g, bind(t)).unwrap_or_else(|err| panic!("{err}"));
             assert_eq!(n, want, "E {e}, t {t}: launches");
         }
@@ -218,10 +219,23 @@ fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions) {
 
 #[test]
 fn routers_with_their_logits_match_cpu_run_after_run() {
-    routed_runs(33, common::default_options(16));
+    let options = lingot_wgpu::WgpuOptions {
+        attention_merge: lingot_wgpu::AttentionMerge::InKernel,
+        ..common::default_options(16)
+    };
+    routed_runs(33, options, true);
 }
 
 #[test]
 fn routers_with_their_logits_without_subgroups() {
-    routed_runs(34, common::portable(16));
+    let options = lingot_wgpu::WgpuOptions {
+        attention_merge: lingot_wgpu::AttentionMerge::InKernel,
+        ..common::portable(16)
+    };
+    routed_runs(34, options, true);
+}
+
+#[test]
+fn routers_with_their_logits_as_a_launch_of_their_own() {
+    routed_runs(35, common::portable(16), false);
 }

@@ -148,20 +148,27 @@ fn routing_ops_match_cpu_without_subgroups() {
     run(&suite(32), common::portable(16));
 }
 
-/// `moe_router(mul_mat(w, rms_norm_mul(x, nw)), bias)`, the router as Bailing-MoE2 builds it. Row r
-/// of w is `4 c_r / k` everywhere, c_r distinct multiples of 1/64, and x and nw are positive, so
-/// the logits are `4 c_r mean(xn)`: distinct, well apart, whatever the order of the sums.
+/// `moe_router(mul_mat(w, rms_norm_mul(x + a, nw)), bias)`, the router as Bailing-MoE2 builds it
+/// (the norm's input computed, as the residual stream is). Row r of w is `4 c_r / k` everywhere,
+/// c_r distinct multiples of 1/64, and x + a and nw are positive, so the logits are
+/// `4 c_r mean(xn)`: distinct, well apart, whatever the order of the sums. An output `a * a`,
+/// planned between the logits and the router, takes a buffer like x + a's: in a decode plan
+/// that buffer must stay the norm's input until the router's launch has read it.
 fn routed(s: &mut Suite, e: usize, (groups, keep, k): (usize, usize, usize), kx: usize) -> Graph {
     let mut g = Graph::new();
     let x = f32_input(&mut g, "x", shape![Sym::T, kx]);
+    let a = f32_input(&mut g, "a", shape![Sym::T, kx]);
     let nw_data = s.f32s(kx, 0.5, 1.5);
     let nw = s.weight_f32(&mut g, &[kx], &nw_data);
     let c = distinct(s, 1, e);
     let w_data: Vec<f32> = c.iter().flat_map(|c| vec![4.0 * c / kx as f32; kx]).collect();
     let w = s.weight_f32(&mut g, &[e, kx], &w_data);
     let bias = s.weight(&mut g, DType::F32, &[e]);
-    let xn = push(&mut g, Op::RmsNormMul { eps: 1e-6 }, &[x, nw]);
+    let sum = push(&mut g, Op::Add, &[x, a]);
+    let xn = push(&mut g, Op::RmsNormMul { eps: 1e-6 }, &[sum, nw]);
     let logits = push(&mut g, Op::MulMat, &[w, xn]);
+    let other = push(&mut g, Op::Mul, &[a, a]);
+    g.output(other, "a_squared");
     let op = Op::MoeRouter {
         groups,
         keep,
@@ -177,8 +184,9 @@ fn routed(s: &mut Suite, e: usize, (groups, keep, k): (usize, usize, usize), kx:
 
 /// The routed graphs over several runs of one backend (the last workgroup's counter must be back
 /// at 0 for the next run), against the CPU; and their launches: one in a decode step (norm and
-/// logits folded into the router's launch) where workgroups hand results to the last of them
-/// (`fused`), else two (the norm folded into the logits' mat-vec); three beyond.
+/// logits folded into the router's launch; and the add and mul) where workgroups hand results to
+/// the last of them (`fused`), else one more (the norm folded into the logits' mat-vec); three
+/// more beyond.
 fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions, fused: bool) {
     let mut s = Suite::new(seed);
     let shapes = [(32, (8, 4, 8)), (256, (8, 4, 8)), (12, (1, 1, 3)), (16, (4, 1, 6))];
@@ -194,8 +202,8 @@ fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions, fused: bool) {
         for (run, t) in [1, 1, 3, 1].into_iter().enumerate() {
             let mut x = xs.next().expect("inputs");
             x.truncate(t * 64);
-            let x = host_f32(&[t, 64], x);
-            let inputs = [("x", x)];
+            let a: Vec<f32> = x.iter().map(|v| 0.5 + 0.5 * v).collect();
+            let inputs = [("x", host_f32(&[t, 64], x)), ("a", host_f32(&[t, 64], a))];
             let want = lingot_ir::exec::Backend::run(&mut cpu, g, &inputs, bind(t)).expect("cpu");
             let got =
                 lingot_ir::exec::Backend::run(&mut gpu, g, &inputs, bind(t)).unwrap_or_else(|err| panic!("{err}"));
@@ -210,7 +218,7 @@ fn routed_runs(seed: u64, options: lingot_wgpu::WgpuOptions, fused: bool) {
                 panic!("E {e}, run {run} (t {t}): {msg}");
             }
         }
-        for (t, want) in [(1, if fused { 1 } else { 2 }), (3, 3)] {
+        for (t, want) in [(1, if fused { 3 } else { 4 }), (3, 5)] {
             let n = gpu.launches(g, bind(t)).unwrap_or_else(|err| panic!("{err}"));
             assert_eq!(n, want, "E {e}, t {t}: launches");
         }

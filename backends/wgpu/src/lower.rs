@@ -281,11 +281,7 @@ impl Planner<'_, '_> {
             return None;
         }
         let logits = lingot_passes::stats::router_fold(self.graph, id)?;
-        let w = self.ty(self.graph.operands(logits)[0]);
-        let elems: Option<usize> = w.shape.dims().iter().map(|d| d.as_const()).product();
-        elems
-            .is_some_and(|n| self.weights.fits_one_chunk(4 * n as u64))
-            .then_some(logits)
+        self.fits_one_buffer(self.graph.operands(logits)[0]).then_some(logits)
     }
 
     /// The router whose [`Self::router_fold`] takes `mul_mat` node `id` as its logits.

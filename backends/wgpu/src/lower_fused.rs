@@ -20,14 +20,8 @@ impl Planner<'_, '_> {
         let (x, norm) = self.act_or_normed(ops[0])?;
         let out = self.out(0)?;
         let (n, k, row_bytes) = (gate.shape[0], gate.shape[1], gate.row_bytes() as usize);
-        let same_split = gate.chunks.len() == up.chunks.len()
-            && gate
-                .chunks
-                .iter()
-                .zip(&up.chunks)
-                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
         let vec_form = count(&xs, &self.cap) / k.max(1) <= MAT_VEC_MAX_B;
-        if gate.dtype != up.dtype || !same_split || !vec_form {
+        if gate.dtype != up.dtype || !gate.split_like(&up) || !vec_form {
             let rows = count(&xs, &self.cap) / k.max(1);
             let (g, u) = (self.temp(rows * n)?, self.temp(rows * n)?);
             self.mul_mat_into(&gate, xs.clone(), (x.clone(), norm.clone()), g.clone(), None)?;

@@ -317,16 +317,19 @@ impl Planner<'_, '_> {
             return None;
         }
         let fold = lingot_passes::stats::shared_expert_fold_of(self.graph, id)?;
-        let one_buffer = |w: &Value| {
-            let ty = self.ty(*w);
-            let dims: Option<Vec<usize>> = ty.shape.dims().iter().map(|d| d.as_const()).collect();
-            let bytes = dims.and_then(|d| {
-                let rows: usize = d[..d.len() - 1].iter().product();
-                ty.dtype.row_bytes(*d.last()? as u64).map(|r| r * rows as u64)
-            });
-            bytes.is_some_and(|b| self.weights.fits_one_chunk(b))
-        };
-        fold.weights.iter().all(one_buffer).then_some(fold)
+        fold.weights.iter().all(|w| self.fits_one_buffer(*w)).then_some(fold)
+    }
+
+    /// Whether weight value `v` (constant shape, whole blocks) is uploaded as one buffer.
+    pub fn fits_one_buffer(&self, v: Value) -> bool {
+        let ty = self.ty(v);
+        let dims: Option<Vec<usize>> = ty.shape.dims().iter().map(|d| d.as_const()).collect();
+        let bytes = dims.and_then(|d| {
+            let (k, outer) = d.split_last()?;
+            let rows: usize = outer.iter().product();
+            ty.dtype.row_bytes(*k as u64).map(|r| r * rows as u64)
+        });
+        bytes.is_some_and(|b| self.weights.fits_one_chunk(b))
     }
 
     /// A weight node's one buffer (a folded shared expert's or router's: the fold checked it fits
@@ -367,13 +370,8 @@ impl Planner<'_, '_> {
             Some(_) => self.out_elems(0, tokens * (slots + 1) * gate.shape[1])?,
             None => self.out(0)?,
         };
-        let same_split = gate.chunks.len() == up.chunks.len()
-            && gate
-                .chunks
-                .iter()
-                .zip(&up.chunks)
-                .all(|(g, u)| (g.start, g.len) == (u.start, u.len));
-        let one_pass = !self.grouped(&ids_shape, slots, gate.shape[0]) && gate.dtype == up.dtype && same_split;
+        let one_pass =
+            !self.grouped(&ids_shape, slots, gate.shape[0]) && gate.dtype == up.dtype && gate.split_like(&up);
         // the one-pass kernel folds a norm of x; the other forms take x normed
         let (x, norm) = match one_pass {
             true => self.act_or_normed(ops[0])?,

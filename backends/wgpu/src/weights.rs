@@ -59,6 +59,17 @@ pub struct GpuWeight {
 }
 
 impl GpuWeight {
+    /// Whether `other` is split over buffers at the same outer indices (gate and up read in one
+    /// pass need it).
+    pub fn split_like(&self, other: &GpuWeight) -> bool {
+        self.chunks.len() == other.chunks.len()
+            && self
+                .chunks
+                .iter()
+                .zip(&other.chunks)
+                .all(|(a, b)| (a.start, a.len) == (b.start, b.len))
+    }
+
     /// Bytes of one row (the innermost dimension).
     pub fn row_bytes(&self) -> u64 {
         let k = self.shape.last().copied().unwrap_or(1) as u64;

@@ -171,6 +171,16 @@ pub enum Loc {
     },
 }
 
+impl Loc {
+    /// The recycled buffer this value lives in (a folded norm's: its input's), if any.
+    fn pool(&self) -> Option<usize> {
+        match self {
+            Loc::Act { pool, .. } | Loc::Normed { pool, .. } => *pool,
+            Loc::Weight(_) => None,
+        }
+    }
+}
+
 /// A folded norm, as the kernels that fold it take it: the norm weight and eps.
 pub type Norm = Option<(wgpu::Buffer, f32)>;
 
@@ -306,22 +316,22 @@ impl<'a, 'w> Planner<'a, 'w> {
     /// Sets the location of result `index` of the current node.
     pub fn define(&mut self, index: u32, loc: Loc) {
         let v = Value { node: self.node, index };
-        if let Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. } = &loc {
-            self.pool.reads_left[*p] += self.uses.get(&v).copied().unwrap_or(0);
+        if let Some(p) = loc.pool() {
+            self.pool.reads_left[p] += self.uses.get(&v).copied().unwrap_or(0);
             if self.outputs.contains(&v) {
-                self.pool.pinned[*p] = true;
+                self.pool.pinned[p] = true;
             }
         }
         self.locs.insert(v, loc);
     }
 
     fn release_operands(&mut self, id: NodeId) {
-        let mut pools = vec![];
-        for v in self.graph.operands(id) {
-            if let Some(Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. }) = self.locs.get(&v) {
-                pools.push(*p);
-            }
-        }
+        let mut pools: Vec<usize> = self
+            .graph
+            .operands(id)
+            .iter()
+            .filter_map(|v| self.locs.get(v).and_then(Loc::pool))
+            .collect();
         let held = self.held.iter().filter(|(until, _)| *until == id).map(|(_, p)| *p);
         pools.extend(held);
         self.held.retain(|(until, _)| *until != id);
@@ -345,9 +355,9 @@ impl<'a, 'w> Planner<'a, 'w> {
     /// Keeps operand `v`'s buffer (if pooled) from reuse until node `until` has been lowered: for
     /// a node that takes no launch because a later one reads its operands in its place.
     pub fn hold_until(&mut self, v: Value, until: NodeId) {
-        if let Some(Loc::Act { pool: Some(p), .. } | Loc::Normed { pool: Some(p), .. }) = self.locs.get(&v) {
-            self.pool.reads_left[*p] += 1;
-            self.held.push((until, *p));
+        if let Some(p) = self.locs.get(&v).and_then(Loc::pool) {
+            self.pool.reads_left[p] += 1;
+            self.held.push((until, p));
         }
     }
 
